@@ -1,0 +1,103 @@
+"""Per-process handles to MongoDB, Redis, the upstream HTTP session and the Google token source.
+
+Handles are created lazily on first use, after gevent has patched and after gunicorn has forked (pymongo is
+not fork-safe), and then reused by every request of the process: no per-request reconnects.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+import requests
+from flask import Flask, current_app
+from pymongo.database import Database
+
+EXTENSION_KEY = "killtoken"
+
+
+@dataclass
+class Handles:
+    settings: dict[str, Any]
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _db: Database | None = None
+    _redis: redis.Redis | None = None
+    _session: requests.Session | None = None
+    _tokens: Any = None
+    _mongo_client: Any = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            with self._lock:
+                if self._db is None:
+                    self._db = self._connect_mongo()
+        return self._db
+
+    def _connect_mongo(self) -> Database:
+        uri = self.settings["KILLTOKEN_MONGODB_URI"]
+        if uri:
+            from pymongo import MongoClient
+
+            self._mongo_client = MongoClient(uri, tz_aware=False, serverSelectionTimeoutMS=5000,
+                                             connectTimeoutMS=5000)
+        else:
+            import mongomock_ng
+
+            self._mongo_client = mongomock_ng.MongoClient()
+        return self._mongo_client[self.settings["KILLTOKEN_MONGODB_DB"]]
+
+    @property
+    def redis(self) -> redis.Redis | None:
+        """The cache/idempotency client: short timeouts so Redis trouble never blocks a request for long."""
+        url = self.settings["REDIS_URL"]
+        if not url or not self.settings["KILLTOKEN_CACHE_ENABLED"]:
+            return None
+        if self._redis is None:
+            with self._lock:
+                if self._redis is None:
+                    timeout = self.settings["KILLTOKEN_REDIS_TIMEOUT_MS"] / 1000.0
+                    self._redis = redis.Redis.from_url(
+                        url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                        retry_on_timeout=False, health_check_interval=0, max_connections=256,
+                    )
+        return self._redis
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    from providers.transport import build_session
+
+                    self._session = build_session(self.settings["KILLTOKEN_UPSTREAM_POOL_SIZE"])
+        return self._session
+
+    @property
+    def tokens(self) -> Any:
+        """The Google OAuth token source (per-credential token cache) for Vertex."""
+        if self._tokens is None:
+            with self._lock:
+                if self._tokens is None:
+                    from providers.google_tokens import GoogleTokenSource
+
+                    self._tokens = GoogleTokenSource(
+                        session=self.session,
+                        token_url=self.settings["KILLTOKEN_GOOGLE_TOKEN_URL"],
+                        timeout=(self.settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"],
+                                 self.settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"]),
+                    )
+        return self._tokens
+
+
+def init_app(app: Flask, settings: dict[str, Any]) -> Handles:
+    handles = Handles(settings=settings)
+    app.extensions[EXTENSION_KEY] = handles
+    return handles
+
+
+def handles(app: Flask | None = None) -> Handles:
+    """The handles of ``app`` (default: the current Flask app)."""
+    return (app or current_app).extensions[EXTENSION_KEY]
