@@ -203,16 +203,18 @@ class ProviderAdapter(Protocol):
         ...
 
 
-def map_error(provider: str, status: int, headers: dict[str, str], error_type: str | None = None) -> ApiError:
+def map_error(provider: str, status: int, headers: dict[str, str], error_type: str | None = None,
+              *, auth_error: bool = False) -> ApiError:
     """The shared status → ApiError mapping every adapter ends in.
 
     401/403 (or an auth-typed error) → ``provider_auth_failed``; 429 → ``provider_rate_limited`` with the
     provider's ``retry-after``; other 4xx → ``provider_request_rejected`` keeping the status; 5xx →
     ``provider_error``. Messages name the provider, the status and the typed error, never upstream text.
+    ``auth_error`` marks an auth-typed error at another status (Gemini answers a bad key with 400).
     """
     kind = f" ({error_type})" if error_type else ""
     lowered = {k.lower(): v for k, v in headers.items()}
-    if status in (401, 403):
+    if status in (401, 403) or auth_error:
         return ApiError("provider_auth_failed",
                         f"{provider} refused the stored credential: HTTP {status}{kind}",
                         provider_status=status)
