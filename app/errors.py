@@ -71,6 +71,8 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
         self.provider_status = provider_status
         self.param = param
+        self.request_id: str | None = None  # set by the pipeline once the request is traced
+        self.metrics: dict[str, Any] | None = None
         super().__init__(f"{code}: {self.message}")
 
     def body(self) -> dict[str, Any]:

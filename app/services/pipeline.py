@@ -1,0 +1,454 @@
+"""The gateway request pipeline, shared by /v1/chat and both wrappers.
+
+auth → validate → credential → optimize + build (pure) → idempotency → cache → provider → metrics → trace.
+
+Building the upstream request before the idempotency claim means every refusal we can decide ourselves
+(unsupported option, private endpoint) happens before any Redis or provider work. Every request, refusals
+included, leaves exactly one trace, written before the response; measurement is queued after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.errors import ApiError
+from app.security.ids import new_id
+from app.services import credentials as credential_service
+from app.services.cache_key import body_fingerprint, cache_key
+from app.services.exact_cache import CacheUnavailable
+from app.services.tenant_auth import TenantContext
+from app.store import traces
+from providers import transport
+from providers.base import AuthContext, ChatRequest, Credential, ParsedResponse, ProviderAdapter, Usage
+from providers.endpoint_policy import check_endpoint
+from providers.registry import get_adapter
+
+log = logging.getLogger("killtoken.pipeline")
+
+MEASURE_TASK = "killtoken.measure_request"
+# Outcomes of these codes are deterministic for the same body: an idempotent retry replays them.
+_STORABLE_ERRORS = {"provider_request_rejected"}
+
+
+@dataclass
+class Incoming:
+    """A parsed request from any entry point, in canonical form."""
+
+    entry_point: str            # "chat" | "openai" | "anthropic"
+    entry_format: str           # providers.base.FORMAT_*
+    provider: str
+    model: str
+    messages: list[dict[str, Any]]
+    options: dict[str, Any]
+    key_body: dict[str, Any]    # the body as received: cache key and idempotency fingerprint
+    optimization_mode: str = "measure_only"
+    metadata: dict[str, Any] | None = None
+    feature: str | None = None
+    cache_policy: str = "bypass"
+    idempotency_key: str | None = None
+    native_body: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    http_status: int
+    provider_body: Any
+    provider_format: str
+    parsed: ParsedResponse | None
+    metrics: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Deps:
+    """Everything the pipeline touches, passed down from the app (no globals, no config re-reads)."""
+
+    db: Any
+    settings: dict[str, Any]
+    keyring: Any
+    pricer: Any
+    session: Any
+    dispatcher: Any
+    tokens: Callable[[], Any]              # lazily built Google token source
+    exact_cache: Any = None                # ExactCache | None (cache disabled)
+    idempotency: Any = None                # IdempotencyStore | None
+
+
+def _nanos_to_usd(nanos: int | None) -> float | None:
+    return None if nanos is None else nanos / 1e9
+
+
+def parsed_to_dict(parsed: ParsedResponse) -> dict[str, Any]:
+    return asdict(parsed)
+
+
+def parsed_from_dict(data: dict[str, Any]) -> ParsedResponse:
+    return ParsedResponse(**{**data, "usage": Usage(**data["usage"])})
+
+
+class _Run:
+    """The state of one request as it moves through the pipeline."""
+
+    def __init__(self, deps: Deps, entry_point: str, partial: dict[str, Any]) -> None:
+        self.deps = deps
+        self.started = time.perf_counter()
+        self.request_id = new_id("req")
+        self.trace: dict[str, Any] = {
+            "_id": self.request_id,
+            "tenantId": None,
+            "createdAt": datetime.now(UTC).replace(tzinfo=None),
+            "entryPoint": entry_point,
+            "provider": partial.get("provider") if isinstance(partial.get("provider"), str) else None,
+            "model": partial.get("model") if isinstance(partial.get("model"), str) else None,
+            "credentialId": None,
+            "optimizationMode": None,
+            "feature": None,
+            "metadata": None,
+            "cacheStatus": "bypass",
+            "idempotencyStatus": "none",
+            "status": "error",
+            "httpStatus": None,
+            "errorCode": None,
+            "providerStatus": None,
+            "latencyMs": None,
+            "providerLatencyMs": 0.0,
+            "overheadMs": None,
+            "usage": None,
+            "usageCached": False,
+            "costUsd": None,
+            "costNanos": None,
+            "costReason": None,
+            "priceVersion": None,
+            "avoidedCostNanos": 0,
+            "savings": {"cacheNanos": 0, "verifiedNanos": 0, "estimatedNanos": 0, "potentialNanos": 0},
+            "optimization": None,
+            "waste": None,
+            "templateId": None,
+            "cacheKeyHash": None,
+            "measurement": "skipped",
+        }
+        self.incoming: Incoming | None = None
+
+    # -- metrics -------------------------------------------------------------------------------------------
+    def metrics(self) -> dict[str, Any]:
+        t = self.trace
+        savings = t["savings"]
+        metrics: dict[str, Any] = {
+            "requestId": self.request_id,
+            "provider": t["provider"],
+            "model": t["model"],
+            "optimizationMode": t["optimizationMode"],
+            "feature": t["feature"],
+            "cacheStatus": t["cacheStatus"],
+            "idempotencyStatus": t["idempotencyStatus"],
+            "usage": t["usage"],
+            "usageCached": t["usageCached"],
+            "costUsd": t["costUsd"],
+            "priceVersion": t["priceVersion"],
+            "savings": {
+                "cacheUsd": _nanos_to_usd(savings["cacheNanos"]),
+                "verifiedUsd": _nanos_to_usd(savings["verifiedNanos"]),
+                "estimatedUsd": _nanos_to_usd(savings["estimatedNanos"]),
+            },
+            "latencyMs": t["latencyMs"],
+            "providerLatencyMs": t["providerLatencyMs"],
+            "overheadMs": t["overheadMs"],
+        }
+        if t["costReason"]:
+            metrics["costReason"] = t["costReason"]
+        if t["avoidedCostNanos"]:
+            metrics["avoidedCostUsd"] = _nanos_to_usd(t["avoidedCostNanos"])
+        if t["optimization"] is not None:
+            metrics["optimization"] = t["optimization"]
+        return metrics
+
+    def finish(self, http_status: int, error: ApiError | None) -> dict[str, Any]:
+        """Stamp latencies and status, write the one trace, queue measurement; return the metrics."""
+        t = self.trace
+        latency = (time.perf_counter() - self.started) * 1000.0
+        t["latencyMs"] = round(latency, 3)
+        t["providerLatencyMs"] = round(t["providerLatencyMs"], 3)
+        t["overheadMs"] = round(max(latency - t["providerLatencyMs"], 0.0), 3)
+        t["httpStatus"] = http_status
+        t["status"] = "ok" if error is None else "error"
+        t["errorCode"] = error.code if error is not None else None
+        if error is not None and error.provider_status is not None:
+            t["providerStatus"] = error.provider_status
+        payload = self._measurement_payload()
+        if payload is not None:
+            t["measurement"] = "pending"
+        traces.insert(self.deps.db, t)
+        if payload is not None:
+            self.deps.dispatcher.send(MEASURE_TASK, payload)
+        return self.metrics()
+
+    def _measurement_payload(self) -> dict[str, Any] | None:
+        incoming = self.incoming
+        if incoming is None or self.trace["tenantId"] is None:
+            return None
+        return {
+            "requestId": self.request_id,
+            "tenantId": self.trace["tenantId"],
+            "provider": incoming.provider,
+            "model": incoming.model,
+            "optimizationMode": incoming.optimization_mode,
+            "messages": incoming.messages,
+            "nativeBody": incoming.native_body,
+        }
+
+
+class Gateway:
+    """Runs one request end to end. Views give it a parser; it gives back an Outcome or raises ApiError."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def handle(self, entry_point: str, authenticate: Callable[[], TenantContext],
+               parse: Callable[[], Incoming], partial: dict[str, Any]) -> Outcome:
+        run = _Run(self.deps, entry_point, partial)
+        try:
+            outcome = self._run(run, authenticate, parse)
+        except ApiError as error:
+            error.request_id = run.request_id
+            error.metrics = run.finish(error.status, error)
+            raise
+        except Exception:
+            log.exception("unexpected failure in request %s", run.request_id)
+            error = ApiError("internal_error", "an unexpected error occurred; see the trace " + run.request_id)
+            error.request_id = run.request_id
+            error.metrics = run.finish(500, error)
+            raise error from None
+        outcome.metrics = run.finish(outcome.http_status, None)
+        return outcome
+
+    # -- the steps -----------------------------------------------------------------------------------------
+    def _run(self, run: _Run, authenticate: Callable[[], TenantContext], parse: Callable[[], Incoming]
+             ) -> Outcome:
+        deps = self.deps
+        tenant = authenticate()
+        run.trace["tenantId"] = tenant.tenant_id
+        incoming = parse()
+        run.incoming = incoming
+        t = run.trace
+        t.update(provider=incoming.provider, model=incoming.model, optimizationMode=incoming.optimization_mode,
+                 feature=incoming.feature, metadata=incoming.metadata)
+        adapter = get_adapter(incoming.provider)
+        credential = credential_service.load_active(deps.db, deps.keyring, tenant.tenant_id, adapter.id)
+        t["credentialId"] = credential.id
+
+        request, optimization = self._optimize(incoming)
+        upstream = adapter.build_request(request, credential, self._origin(adapter))
+        self._check_tenant_endpoint(adapter, credential)
+
+        key_body = incoming.key_body
+        fingerprint = body_fingerprint(key_body) if incoming.idempotency_key else None
+        ckey = cache_key(
+            tenant_id=tenant.tenant_id, credential_id=credential.id, credential_version=credential.version,
+            provider=adapter.id, model=incoming.model, endpoint=upstream.url, entry_format=incoming.entry_format, body=key_body,
+        )
+        t["cacheKeyHash"] = ckey.rsplit(":", 1)[-1]
+
+        claim = self._claim(run, incoming, tenant, fingerprint)
+        if claim is not None and claim.replay is not None:
+            return self._replay(run, claim.replay)
+        try:
+            outcome = self._cached_or_call(run, incoming, adapter, credential, request, upstream, ckey,
+                                           optimization)
+        except ApiError as error:
+            self._settle_error(claim, error)
+            raise
+        except Exception:
+            self._release(claim)
+            raise
+        self._settle(claim, run, outcome)
+        return outcome
+
+    def _origin(self, adapter: ProviderAdapter) -> str:
+        return self.deps.settings["UPSTREAM_URLS"].get(adapter.id) or adapter.default_origin
+
+    def _check_tenant_endpoint(self, adapter: ProviderAdapter, credential: Credential) -> None:
+        allow = self.deps.settings["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"]
+        if adapter.id in self.deps.settings["UPSTREAM_URLS"]:
+            return  # the operator pointed this provider elsewhere on purpose
+        for index, url in enumerate(adapter.tenant_endpoints(credential.config)):
+            check_endpoint(url, f"config endpoint #{index + 1}", allow)
+
+    def _optimize(self, incoming: Incoming) -> tuple[ChatRequest, dict[str, Any] | None]:
+        messages, native_body, optimization = incoming.messages, incoming.native_body, None
+        if incoming.optimization_mode == "safe":
+            from app.optimize.safe_mode import apply_safe_mode
+
+            result = apply_safe_mode(incoming.provider, incoming.model, incoming.messages, incoming.native_body)
+            messages, native_body = result.messages, result.native_body
+            optimization = {
+                "applied": result.applied,
+                "tokensBefore": result.tokens_before,
+                "tokensAfter": result.tokens_after,
+                "tokensRemoved": result.tokens_before - result.tokens_after,
+                "estimated": result.estimated,
+            }
+        request = ChatRequest(
+            provider=incoming.provider, model=incoming.model, messages=messages, options=incoming.options,
+            entry_format=incoming.entry_format, native_body=native_body,
+        )
+        return request, optimization
+
+    # -- idempotency ---------------------------------------------------------------------------------------
+    def _claim(self, run: _Run, incoming: Incoming, tenant: TenantContext, fingerprint: str | None) -> Any:
+        if incoming.idempotency_key is None:
+            return None
+        store = self.deps.idempotency
+        if store is None:
+            run.trace["idempotencyStatus"] = "disabled"
+            return None
+        claim = store.begin(tenant.tenant_id, incoming.entry_point, incoming.idempotency_key, fingerprint)
+        run.trace["idempotencyStatus"] = "replayed" if claim.replay is not None else "new"
+        return claim
+
+    def _replay(self, run: _Run, stored: dict[str, Any]) -> Outcome:
+        error = stored.get("error")
+        if error is not None:
+            replayed = ApiError(error["code"], error["message"], status=error["status"],
+                                headers=error.get("headers"), provider_status=error.get("providerStatus"))
+            raise replayed
+        return self._from_stored(run, stored["entry"])
+
+    def _settle(self, claim: Any, run: _Run, outcome: Outcome) -> None:
+        if claim is None:
+            return
+        entry = self._entry(run, outcome)
+        self.deps.idempotency.complete(claim, {"httpStatus": outcome.http_status, "entry": entry, "error": None})
+
+    def _settle_error(self, claim: Any, error: ApiError) -> None:
+        if claim is None:
+            return
+        if error.code in _STORABLE_ERRORS:
+            self.deps.idempotency.complete(claim, {"httpStatus": error.status, "entry": None, "error": {
+                "code": error.code, "message": error.message, "status": error.status,
+                "headers": error.headers, "providerStatus": error.provider_status}})
+        else:
+            self.deps.idempotency.release(claim)
+
+    def _release(self, claim: Any) -> None:
+        if claim is not None:
+            self.deps.idempotency.release(claim)
+
+    # -- cache and provider --------------------------------------------------------------------------------
+    def _cached_or_call(self, run: _Run, incoming: Incoming, adapter: ProviderAdapter, credential: Credential,
+                        request: ChatRequest, upstream: Any, ckey: str, optimization: dict | None) -> Outcome:
+        cache = self.deps.exact_cache
+        policy = incoming.cache_policy
+        t = run.trace
+        if cache is None:
+            t["cacheStatus"] = "bypass" if policy == "bypass" else "disabled"
+        elif policy in ("read_only", "read_write"):
+            try:
+                entry = cache.get(ckey)
+            except CacheUnavailable:
+                entry, policy = None, "unavailable"
+                t["cacheStatus"] = "unavailable"
+            if entry is not None:
+                t["cacheStatus"] = "hit"
+                return self._from_stored(run, entry)
+            if policy != "unavailable":
+                t["cacheStatus"] = "miss"
+        elif policy == "write_only":
+            t["cacheStatus"] = "write"
+
+        t["optimization"] = optimization
+        outcome = self._call(run, adapter, credential, upstream, optimization)
+        if cache is not None and policy in ("write_only", "read_write"):
+            try:
+                cache.put(ckey, self._entry(run, outcome))
+            except CacheUnavailable:
+                t["cacheStatus"] = "unavailable"
+        return outcome
+
+    def _call(self, run: _Run, adapter: ProviderAdapter, credential: Credential, upstream: Any,
+              optimization: dict | None) -> Outcome:
+        deps = self.deps
+        settings = deps.settings
+        t = run.trace
+        tokens = deps.tokens() if not adapter.uses_api_key else None
+        upstream = adapter.authorize(upstream, credential, AuthContext(tokens=tokens))
+        timeout = (settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"],
+                   settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"])
+        started = time.perf_counter()
+        try:
+            response = transport.send(deps.session, upstream, adapter.id, timeout)
+        finally:
+            t["providerLatencyMs"] = (time.perf_counter() - started) * 1000.0
+        t["providerStatus"] = response.status
+        body: Any
+        try:
+            body = json.loads(response.body) if response.body else None
+        except ValueError:
+            body = None
+        if not 200 <= response.status < 300:
+            if response.status == 401 and tokens is not None:
+                tokens.invalidate(credential)
+            if 300 <= response.status < 400:
+                raise ApiError("provider_error", f"{adapter.id} answered a redirect (HTTP {response.status}); "
+                               "redirects are never followed", provider_status=response.status)
+            raise adapter.parse_error(response.status, response.headers, body)
+        if not isinstance(body, dict):
+            raise ApiError("provider_error", f"{adapter.id} answered HTTP {response.status} with a body that is "
+                           "not a JSON object", provider_status=response.status)
+        parsed = adapter.parse_response(body)
+        self._account(run, adapter, parsed, optimization)
+        return Outcome(request_id=run.request_id, http_status=200, provider_body=body,
+                       provider_format=adapter.wire_format, parsed=parsed, metrics={})
+
+    def _account(self, run: _Run, adapter: ProviderAdapter, parsed: ParsedResponse,
+                 optimization: dict | None) -> None:
+        t = run.trace
+        pricer = self.deps.pricer
+        model = parsed.model or t["model"]
+        price = pricer.price(adapter.id, t["model"], parsed.usage)
+        if price.cost_nanos is None and model != t["model"]:
+            price = pricer.price(adapter.id, model, parsed.usage)
+        t["usage"] = parsed.usage.to_metrics()
+        t["costNanos"] = price.cost_nanos
+        t["costUsd"] = _nanos_to_usd(price.cost_nanos)
+        t["costReason"] = price.reason
+        t["priceVersion"] = price.price_version
+        if price.cost_nanos is not None:
+            t["savings"]["verifiedNanos"] = pricer.verified_savings_nanos(adapter.id, t["model"], parsed.usage)
+            removed = (optimization or {}).get("tokensRemoved") or 0
+            if removed > 0:
+                t["savings"]["estimatedNanos"] = pricer.input_cost_nanos(adapter.id, t["model"], removed) or 0
+
+    # -- stored answers (cache entries and idempotent results) ---------------------------------------------
+    def _entry(self, run: _Run, outcome: Outcome) -> dict[str, Any]:
+        t = run.trace
+        return {
+            "requestId": outcome.request_id,
+            "providerBody": outcome.provider_body,
+            "providerFormat": outcome.provider_format,
+            "parsed": parsed_to_dict(outcome.parsed) if outcome.parsed is not None else None,
+            "usage": t["usage"],
+            "costNanos": t["costNanos"] if t["avoidedCostNanos"] == 0 else t["avoidedCostNanos"],
+            "priceVersion": t["priceVersion"],
+        }
+
+    def _from_stored(self, run: _Run, entry: dict[str, Any]) -> Outcome:
+        t = run.trace
+        t["usage"] = entry["usage"]
+        t["usageCached"] = True
+        t["costNanos"] = 0
+        t["costUsd"] = 0.0
+        t["priceVersion"] = entry.get("priceVersion")
+        avoided_nanos = entry.get("costNanos") or 0
+        t["avoidedCostNanos"] = avoided_nanos
+        t["savings"]["cacheNanos"] = avoided_nanos
+        parsed = parsed_from_dict(entry["parsed"]) if entry.get("parsed") else None
+        return Outcome(request_id=run.request_id, http_status=200, provider_body=entry["providerBody"],
+                       provider_format=entry["providerFormat"], parsed=parsed, metrics={},
+                       headers={"x-killtoken-replayed-from": entry["requestId"]})

@@ -1,0 +1,55 @@
+"""Tenant-supplied endpoints must be https and resolve only to public addresses (SSRF guard).
+
+The operator can lift the rule with KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS=true (self-hosted models on a private
+network). Checked when a credential is saved and again before each call (a name can be re-pointed); the
+resolution is cached for a short time so the request path does not pay a DNS lookup per call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from urllib.parse import urlsplit
+
+from app.errors import ApiError
+
+_RESOLVE_TTL_SECONDS = 30.0
+_resolved: dict[str, tuple[float, list[str]]] = {}
+
+
+def _addresses(host: str) -> list[str]:
+    now = time.monotonic()
+    hit = _resolved.get(host)
+    if hit is not None and now - hit[0] < _RESOLVE_TTL_SECONDS:
+        return hit[1]
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise ApiError("invalid_endpoint", f"endpoint host {host!r} does not resolve") from None
+    addresses = sorted({info[4][0] for info in infos})
+    _resolved[host] = (now, addresses)
+    return addresses
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_endpoint(url: str, field: str, allow_private: bool) -> None:
+    """Raise 400 ``invalid_endpoint`` unless ``url`` is an https URL on public addresses (or allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ApiError("invalid_endpoint", f"{field} must be an absolute https URL", param=field)
+    if parts.username or parts.password:
+        raise ApiError("invalid_endpoint", f"{field} must not carry credentials", param=field)
+    if allow_private:
+        return
+    if parts.scheme != "https":
+        raise ApiError("invalid_endpoint", f"{field} must use https", param=field)
+    addresses = _addresses(parts.hostname)
+    if not addresses or not all(_is_public(a) for a in addresses):
+        raise ApiError("invalid_endpoint", f"{field} resolves to a private or reserved address", param=field)
