@@ -50,6 +50,8 @@ _TRANSLATED_OPTIONS = frozenset({
 })
 SUPPORTED_OPTIONS = _NATIVE_OPTIONS | _TRANSLATED_OPTIONS | {"anthropic_beta"}
 
+# Anthropic-only content blocks the Messages wrapper may hand over inside canonical messages.
+_NATIVE_BLOCKS = frozenset({"document", "search_result"})
 _AUTH_TYPES = frozenset({"authentication_error", "permission_error"})
 _STOP_REASONS = {
     "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
@@ -76,6 +78,8 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
                 blocks.append({"type": "text", "text": text})
         elif kind == "image_url":
             blocks.append(_image_block(part.get("image_url")))
+        elif kind in _NATIVE_BLOCKS:
+            blocks.append(dict(part))
         else:
             raise ApiError("invalid_messages", f"content part type {kind!r} is not supported by anthropic")
     return blocks

@@ -326,3 +326,6 @@ class GeminiAdapter:
     def test_request(self, credential: Credential) -> ChatRequest:
         return ChatRequest(provider=PROVIDER_ID, model=TEST_MODEL,
                            messages=[{"role": "user", "content": "ping"}], options={"max_tokens": 1})
+
+
+ADAPTER = GeminiAdapter()

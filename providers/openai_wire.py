@@ -29,6 +29,7 @@ _FINISH = {
     "stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
     "function_call": "tool_calls", "model_length": "length", "eos": "stop", "end_turn": "stop",
 }
+_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
 _AUTH_CODES = frozenset({"invalid_api_key", "authentication_error", "unauthorized", "permission_denied"})
 
 
@@ -60,6 +61,12 @@ def _messages(messages: list[Json], dialect: Dialect) -> list[Json]:
     out = []
     for message in messages:
         role = canonical.role_of(message)
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind not in _PART_TYPES:
+                raise ApiError("invalid_messages",
+                               f"content part type {kind!r} is not supported by {dialect.provider}")
         if role == "developer" and not dialect.developer_role:
             message = {**message, "role": "system"}
         out.append(message)
