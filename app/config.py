@@ -97,8 +97,6 @@ SETTINGS: tuple[Setting, ...] = (
             "Pooled upstream connections per host per process."),
     Setting("KILLTOKEN_GOOGLE_TOKEN_URL", parse_str, None,
             "Override of Google's OAuth token endpoint (tests, private deployments)."),
-    Setting("KILLTOKEN_ANTHROPIC_DEFAULT_MAX_TOKENS", parse_positive_int, 4096,
-            "max_tokens sent to Anthropic-format upstreams when the request gives none."),
     Setting("KILLTOKEN_MAX_BODY_BYTES", parse_positive_int, 20 * 1024 * 1024, "Largest accepted request body."),
     Setting("KILLTOKEN_PRICE_OVERRIDES", parse_str, "",
             "JSON object {\"provider/model\": {\"input\": usd_per_mtok, \"output\": ..., \"cacheRead\": ..., "

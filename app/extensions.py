@@ -27,13 +27,17 @@ class Handles:
     _session: requests.Session | None = None
     _tokens: Any = None
     _mongo_client: Any = None
+    after_connect: Any = None  # called once with the database (embedded migrations, bootstrap tenants)
 
     @property
     def db(self) -> Database:
         if self._db is None:
             with self._lock:
                 if self._db is None:
-                    self._db = self._connect_mongo()
+                    db = self._connect_mongo()
+                    if self.after_connect is not None:
+                        self.after_connect(db)
+                    self._db = db
         return self._db
 
     def _connect_mongo(self) -> Database:

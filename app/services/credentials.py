@@ -15,9 +15,9 @@ from pymongo.errors import DuplicateKeyError
 from app.errors import ApiError
 from app.security.credential_crypto import CredentialDecryptError, Keyring, associated_data, open_sealed, seal
 from app.security.ids import new_id
+from app.services.provider_call import check_tenant_endpoints
 from app.store import credentials as store
 from providers.base import Credential, ProviderAdapter
-from providers.endpoint_policy import check_endpoint
 from providers.registry import get_adapter
 
 _WRITE_FIELDS = {"provider", "apiKey", "secrets", "config", "name"}
@@ -48,15 +48,14 @@ def _preview(api_key: str | None, secrets: dict[str, str] | None) -> str:
 
 
 def _checked(adapter: ProviderAdapter, api_key: str | None, secrets: dict[str, Any] | None,
-             config: dict[str, Any], allow_private: bool) -> tuple[str | None, dict[str, str] | None, dict]:
+             config: dict[str, Any], settings: dict[str, Any]) -> tuple[str | None, dict[str, str] | None, dict]:
     if adapter.uses_api_key and secrets is not None:
         raise ApiError("invalid_provider_secrets", f"{adapter.id} takes apiKey, not secrets", param="secrets")
     if not adapter.uses_api_key and api_key is not None:
         raise ApiError("invalid_provider_secrets", f"{adapter.id} takes a secrets bundle, not apiKey",
                        param="apiKey")
     api_key, secrets, config = adapter.validate_credential(api_key, secrets, config)
-    for index, url in enumerate(adapter.tenant_endpoints(config)):
-        check_endpoint(url, f"config endpoint #{index + 1}", allow_private)
+    check_tenant_endpoints(adapter, config, settings)
     return api_key, secrets, config
 
 
@@ -76,7 +75,7 @@ def render(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, allow_private: bool) -> dict[str, Any]:
+def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, settings: dict[str, Any]) -> dict[str, Any]:
     _validate_shape(body, creating=True)
     adapter = get_adapter(body.get("provider"))
     if adapter.uses_api_key and "apiKey" not in body:
@@ -84,7 +83,7 @@ def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, allow_priv
     if not adapter.uses_api_key and "secrets" not in body:
         raise ApiError("invalid_provider_secrets", f"{adapter.id} needs a secrets object", param="secrets")
     api_key, secrets, config = _checked(adapter, body.get("apiKey"), body.get("secrets"),
-                                        body.get("config") or {}, allow_private)
+                                        body.get("config") or {}, settings)
     credential_id = new_id("cred")
     secret_payload = {"apiKey": api_key} if api_key is not None else {"secrets": secrets}
     doc = {
@@ -112,7 +111,7 @@ def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, allow_priv
 
 
 def update(db: Database, keyring: Keyring, tenant_id: str, credential_id: str, body: Any,
-           allow_private: bool) -> dict[str, Any]:
+           settings: dict[str, Any]) -> dict[str, Any]:
     _validate_shape(body, creating=False)
     doc = store.get(db, tenant_id, credential_id)
     if doc is None:
@@ -124,7 +123,7 @@ def update(db: Database, keyring: Keyring, tenant_id: str, credential_id: str, b
     api_key = body.get("apiKey", current.get("apiKey"))
     secrets = body.get("secrets", current.get("secrets"))
     config = {**doc.get("config", {}), **body.get("config", {})} if "config" in body else doc.get("config", {})
-    api_key, secrets, config = _checked(adapter, api_key, secrets, config, allow_private)
+    api_key, secrets, config = _checked(adapter, api_key, secrets, config, settings)
     secret_payload = {"apiKey": api_key} if api_key is not None else {"secrets": secrets}
     fields = {
         "config": config,

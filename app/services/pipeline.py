@@ -9,24 +9,22 @@ included, leaves exactly one trace, written before the response; measurement is 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.errors import ApiError
 from app.security.ids import new_id
 from app.services import credentials as credential_service
 from app.services.cache_key import body_fingerprint, cache_key
 from app.services.exact_cache import CacheUnavailable
+from app.services.provider_call import CallTiming, check_tenant_endpoints, execute, origin_for
 from app.services.tenant_auth import TenantContext
 from app.store import traces
-from providers import transport
-from providers.base import AuthContext, ChatRequest, Credential, ParsedResponse, ProviderAdapter, Usage
-from providers.endpoint_policy import check_endpoint
+from providers.base import ChatRequest, Credential, ParsedResponse, ProviderAdapter, Usage
 from providers.registry import get_adapter
 
 log = logging.getLogger("killtoken.pipeline")
@@ -66,9 +64,12 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Deps:
-    """Everything the pipeline touches, passed down from the app (no globals, no config re-reads)."""
+class Deps(Protocol):
+    """Everything the pipeline touches, handed down from the app (no globals, no config re-reads).
+
+    ``exact_cache`` and ``idempotency`` are None when the cache backend is off; ``tokens()`` returns the
+    Google token source (built on first use).
+    """
 
     db: Any
     settings: dict[str, Any]
@@ -76,9 +77,10 @@ class Deps:
     pricer: Any
     session: Any
     dispatcher: Any
-    tokens: Callable[[], Any]              # lazily built Google token source
-    exact_cache: Any = None                # ExactCache | None (cache disabled)
-    idempotency: Any = None                # IdempotencyStore | None
+    exact_cache: Any
+    idempotency: Any
+
+    def tokens(self) -> Any: ...
 
 
 def _nanos_to_usd(nanos: int | None) -> float | None:
@@ -96,8 +98,9 @@ def parsed_from_dict(data: dict[str, Any]) -> ParsedResponse:
 class _Run:
     """The state of one request as it moves through the pipeline."""
 
-    def __init__(self, deps: Deps, entry_point: str, partial: dict[str, Any]) -> None:
+    def __init__(self, deps: Deps, entry_point: str, partial: Callable[[], dict[str, Any]]) -> None:
         self.deps = deps
+        self.partial = partial
         self.started = time.perf_counter()
         self.request_id = new_id("req")
         self.trace: dict[str, Any] = {
@@ -105,8 +108,8 @@ class _Run:
             "tenantId": None,
             "createdAt": datetime.now(UTC).replace(tzinfo=None),
             "entryPoint": entry_point,
-            "provider": partial.get("provider") if isinstance(partial.get("provider"), str) else None,
-            "model": partial.get("model") if isinstance(partial.get("model"), str) else None,
+            "provider": None,
+            "model": None,
             "credentialId": None,
             "optimizationMode": None,
             "feature": None,
@@ -181,6 +184,11 @@ class _Run:
         t["errorCode"] = error.code if error is not None else None
         if error is not None and error.provider_status is not None:
             t["providerStatus"] = error.provider_status
+        if self.incoming is None:  # refused before parsing: keep what the body said, for search
+            partial = self.partial()
+            for name in ("provider", "model"):
+                value = partial.get(name)
+                t[name] = value[:200] if isinstance(value, str) else None
         payload = self._measurement_payload()
         if payload is not None:
             t["measurement"] = "pending"
@@ -211,7 +219,7 @@ class Gateway:
         self.deps = deps
 
     def handle(self, entry_point: str, authenticate: Callable[[], TenantContext],
-               parse: Callable[[], Incoming], partial: dict[str, Any]) -> Outcome:
+               parse: Callable[[], Incoming], partial: Callable[[], dict[str, Any]]) -> Outcome:
         run = _Run(self.deps, entry_point, partial)
         try:
             outcome = self._run(run, authenticate, parse)
@@ -244,8 +252,8 @@ class Gateway:
         t["credentialId"] = credential.id
 
         request, optimization = self._optimize(incoming)
-        upstream = adapter.build_request(request, credential, self._origin(adapter))
-        self._check_tenant_endpoint(adapter, credential)
+        upstream = adapter.build_request(request, credential, origin_for(adapter, deps.settings))
+        check_tenant_endpoints(adapter, credential.config, deps.settings)
 
         key_body = incoming.key_body
         fingerprint = body_fingerprint(key_body) if incoming.idempotency_key else None
@@ -269,16 +277,6 @@ class Gateway:
             raise
         self._settle(claim, run, outcome)
         return outcome
-
-    def _origin(self, adapter: ProviderAdapter) -> str:
-        return self.deps.settings["UPSTREAM_URLS"].get(adapter.id) or adapter.default_origin
-
-    def _check_tenant_endpoint(self, adapter: ProviderAdapter, credential: Credential) -> None:
-        allow = self.deps.settings["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"]
-        if adapter.id in self.deps.settings["UPSTREAM_URLS"]:
-            return  # the operator pointed this provider elsewhere on purpose
-        for index, url in enumerate(adapter.tenant_endpoints(credential.config)):
-            check_endpoint(url, f"config endpoint #{index + 1}", allow)
 
     def _optimize(self, incoming: Incoming) -> tuple[ChatRequest, dict[str, Any] | None]:
         messages, native_body, optimization = incoming.messages, incoming.native_body, None
@@ -374,37 +372,16 @@ class Gateway:
     def _call(self, run: _Run, adapter: ProviderAdapter, credential: Credential, upstream: Any,
               optimization: dict | None) -> Outcome:
         deps = self.deps
-        settings = deps.settings
-        t = run.trace
         tokens = deps.tokens() if not adapter.uses_api_key else None
-        upstream = adapter.authorize(upstream, credential, AuthContext(tokens=tokens))
-        timeout = (settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"],
-                   settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"])
-        started = time.perf_counter()
+        timing = CallTiming()
         try:
-            response = transport.send(deps.session, upstream, adapter.id, timeout)
+            result = execute(adapter, credential, upstream, deps.session, tokens, deps.settings, timing)
         finally:
-            t["providerLatencyMs"] = (time.perf_counter() - started) * 1000.0
-        t["providerStatus"] = response.status
-        body: Any
-        try:
-            body = json.loads(response.body) if response.body else None
-        except ValueError:
-            body = None
-        if not 200 <= response.status < 300:
-            if response.status == 401 and tokens is not None:
-                tokens.invalidate(credential)
-            if 300 <= response.status < 400:
-                raise ApiError("provider_error", f"{adapter.id} answered a redirect (HTTP {response.status}); "
-                               "redirects are never followed", provider_status=response.status)
-            raise adapter.parse_error(response.status, response.headers, body)
-        if not isinstance(body, dict):
-            raise ApiError("provider_error", f"{adapter.id} answered HTTP {response.status} with a body that is "
-                           "not a JSON object", provider_status=response.status)
-        parsed = adapter.parse_response(body)
-        self._account(run, adapter, parsed, optimization)
-        return Outcome(request_id=run.request_id, http_status=200, provider_body=body,
-                       provider_format=adapter.wire_format, parsed=parsed, metrics={})
+            run.trace["providerLatencyMs"] = timing.provider_ms
+            run.trace["providerStatus"] = timing.provider_status
+        self._account(run, adapter, result.parsed, optimization)
+        return Outcome(request_id=run.request_id, http_status=200, provider_body=result.body,
+                       provider_format=adapter.wire_format, parsed=result.parsed, metrics={})
 
     def _account(self, run: _Run, adapter: ProviderAdapter, parsed: ParsedResponse,
                  optimization: dict | None) -> None:

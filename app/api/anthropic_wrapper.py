@@ -1,0 +1,45 @@
+"""POST /v1/anthropic/messages: the Anthropic SDK works unmodified with base_url=<gateway>/v1/anthropic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_smorest import Blueprint
+
+from app.api import gateway, wrapper_fields
+from app.api.body import peek_json_object, read_json_object
+from app.services.anthropic_input import parse_anthropic_request
+from app.services.render_anthropic import render_anthropic
+from app.services.request_fields import parse_feature, parse_metadata, parse_mode
+from providers.base import FORMAT_ANTHROPIC
+
+blp = Blueprint("anthropic_wrapper", __name__, description="Anthropic Messages wrapper")
+
+# Body fields KillToken consumes itself rather than forwarding.
+_KILLTOKEN_FIELDS = ("metadata", "stream")
+
+
+def _parse(feature_header: str | None) -> gateway.Incoming:
+    body = read_json_object()
+    wrapper_fields.refuse_streaming(body)
+    provider, model = wrapper_fields.choose_provider(body.get("model"), "anthropic")
+    messages, options = parse_anthropic_request(body)
+    metadata = parse_metadata(body.get("metadata"))
+    native = {k: v for k, v in body.items() if k not in _KILLTOKEN_FIELDS}
+    native["model"] = model
+    return gateway.Incoming(
+        entry_point="anthropic", entry_format=FORMAT_ANTHROPIC, provider=provider, model=model,
+        messages=messages, options=options, key_body={**body, "model": model, "provider": provider},
+        optimization_mode=parse_mode(request.headers.get("x-killtoken-optimization-mode")), metadata=metadata,
+        feature=parse_feature(metadata, feature_header), cache_policy=wrapper_fields.cache_policy(),
+        idempotency_key=wrapper_fields.idempotency_key(), native_body=native,
+    )
+
+
+@blp.route("/v1/anthropic/messages", methods=["POST"])
+@blp.route("/v1/anthropic/v1/messages", methods=["POST"])
+def messages() -> Any:
+    feature = gateway.feature_header()
+    outcome = gateway.run("anthropic", lambda: _parse(feature), peek_json_object)
+    return wrapper_fields.wrapped_response(outcome, FORMAT_ANTHROPIC, render_anthropic)

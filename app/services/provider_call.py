@@ -1,0 +1,68 @@
+"""One provider call: origin choice, tenant-endpoint guard, authorization, send, status → answer or ApiError.
+
+Shared by the gateway pipeline and the credential test so both treat the upstream exactly alike.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import ApiError
+from providers import transport
+from providers.base import AuthContext, Credential, ParsedResponse, ProviderAdapter, UpstreamRequest
+from providers.endpoint_policy import check_endpoint
+
+
+def origin_for(adapter: ProviderAdapter, settings: dict[str, Any]) -> str:
+    """The operator's KILLTOKEN_UPSTREAM_URL_<PROVIDER> override, else the provider's public origin."""
+    return settings["UPSTREAM_URLS"].get(adapter.id) or adapter.default_origin
+
+
+def check_tenant_endpoints(adapter: ProviderAdapter, config: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Tenant endpoints must be https on public addresses; checked on save and again before each call
+    (a name can be re-pointed since the credential was saved)."""
+    if adapter.id in settings["UPSTREAM_URLS"]:
+        return  # the operator pointed this provider elsewhere on purpose
+    for index, url in enumerate(adapter.tenant_endpoints(config)):
+        check_endpoint(url, f"config endpoint #{index + 1}", settings["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"])
+
+
+@dataclass(frozen=True)
+class CallResult:
+    body: dict[str, Any]
+    parsed: ParsedResponse
+    status: int
+
+
+@dataclass
+class CallTiming:
+    provider_ms: float = 0.0
+    provider_status: int | None = None
+
+
+def execute(adapter: ProviderAdapter, credential: Credential, upstream: UpstreamRequest, session: Any,
+            tokens: Any, settings: dict[str, Any], timing: CallTiming) -> CallResult:
+    """Authorize and send; 2xx JSON object → parsed answer, anything else → the adapter's ApiError."""
+    upstream = adapter.authorize(upstream, credential, AuthContext(tokens=tokens))
+    timeout = (settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"],
+               settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"])
+    response = transport.send(session, upstream, adapter.id, timeout)
+    timing.provider_ms = response.latency_ms
+    timing.provider_status = response.status
+    try:
+        body: Any = json.loads(response.body) if response.body else None
+    except ValueError:
+        body = None
+    if not 200 <= response.status < 300:
+        if response.status == 401 and tokens is not None:
+            tokens.invalidate(credential)
+        if 300 <= response.status < 400:
+            raise ApiError("provider_error", f"{adapter.id} answered a redirect (HTTP {response.status}); "
+                           "redirects are never followed", provider_status=response.status)
+        raise adapter.parse_error(response.status, response.headers, body)
+    if not isinstance(body, dict):
+        raise ApiError("provider_error", f"{adapter.id} answered HTTP {response.status} with a body that is not "
+                       "a JSON object", provider_status=response.status)
+    return CallResult(body=body, parsed=adapter.parse_response(body), status=response.status)

@@ -1,0 +1,22 @@
+"""gunicorn settings: gevent workers on PORT; one worker on the embedded store (it lives in the process)."""
+
+from app.config import load_settings
+
+_settings = load_settings()
+
+bind = f"0.0.0.0:{_settings['PORT']}"
+worker_class = "gevent"
+worker_connections = 1000
+workers = 1 if _settings["EMBEDDED_STORE"] else _settings["WEB_CONCURRENCY"]
+timeout = int(_settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"]) + 60
+graceful_timeout = 30
+keepalive = 75
+accesslog = None
+errorlog = "-"
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
+    """Connect the store and apply bootstrap tenants in each worker, after the fork."""
+    from app.extensions import handles
+
+    handles(worker.wsgi).db  # noqa: B018 - triggers the connection and bootstrap

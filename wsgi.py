@@ -1,0 +1,5 @@
+"""gunicorn target: ``gunicorn -c gunicorn.conf.py wsgi:app``. create_app does no I/O."""
+
+from app import create_app
+
+app = create_app()
