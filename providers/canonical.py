@@ -14,7 +14,9 @@ from typing import Any
 from app.errors import ApiError
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<data>.*)$", re.S)
-_TYPED_VALUE = re.compile(r"^(?:[a-z][a-z0-9_.]*|[A-Z][A-Z0-9_]*)$")
+# Enum-like words only: snake_case / dotted, SCREAMING_CASE, CamelCase, or a 3-digit status. No digits inside
+# words, so a random key (which mixes letters and digits) can never pass as an error type.
+_TYPED_VALUE = re.compile(r"^(?:[a-z]+(?:[_.][a-z]+)*|[A-Z]+(?:_[A-Z]+)*|[A-Z]?[a-z]+(?:[A-Z][a-z]+)*|\d{3})$")
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def role_of(message: Any) -> str:
 
 def safe_error_type(value: Any) -> str | None:
     """A typed error field, kept only when it looks like an enum word (so it can never echo a key)."""
-    if isinstance(value, str) and len(value) <= 64 and _TYPED_VALUE.match(value):
+    if isinstance(value, str) and len(value) <= 48 and _TYPED_VALUE.match(value):
         return value
     return None
 
