@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
@@ -172,3 +173,45 @@ def private_redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+E2E_DB = int(os.environ.get("KILLTOKEN_TEST_REDIS_E2E_DB", "12"))
+
+
+class TrackingRedis(redis.Redis):
+    """The app's own Redis client (same pool and timeouts), remembering every key it touched for clean-up."""
+
+    touched: set[Any]
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        name = str(args[0]).upper() if args else ""
+        if name in {"EVALSHA", "EVAL"} and len(args) > 2:
+            self.touched.update(args[3:3 + int(args[2])])
+        elif len(args) > 1 and name not in {"SCRIPT", "PING", "INFO", "CONFIG"}:
+            self.touched.add(args[1])
+        return super().execute_command(*args, **options)
+
+
+def track_app_redis(app: Any) -> TrackingRedis | None:
+    """Turn the app's (lazily created) cache/idempotency client into a ``TrackingRedis``, same instance."""
+    from app.extensions import handles
+
+    client = handles(app).redis
+    if client is None:
+        return None
+    client.__class__ = TrackingRedis
+    client.touched = set()
+    return client  # type: ignore[return-value]
+
+
+def cleanup_tracked(client: TrackingRedis | None, url: str) -> None:
+    """Delete what the app touched, through a separate client (the app's may point at a stopped server)."""
+    if client is None or not client.touched:
+        return
+    admin = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        admin.delete(*client.touched)
+    except redis.RedisError:
+        pass
+    finally:
+        admin.close()
