@@ -76,6 +76,9 @@ class UpstreamRequest:
     url: str
     headers: dict[str, str]
     body: bytes = b""
+    # The format of the 2xx answer when it is not the adapter's ``wire_format`` (Claude on Vertex or through
+    # Bedrock InvokeModel answers a Messages body); the wrappers use it to skip translation.
+    response_format: str | None = None
 
     @staticmethod
     def json_body(payload: dict[str, Any]) -> bytes:

@@ -36,11 +36,13 @@ AMBIENT = {
     "AWS_SESSION_TOKEN": "ambient-canary-aws-session-0000",
     "AWS_PROFILE": "ambient-canary-profile",
     "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/ambient-canary-adc.json",
-    "HTTP_PROXY": "http://127.0.0.1:9",
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "ALL_PROXY": "http://127.0.0.1:9",
 }
-CANARIES = [v for k, v in AMBIENT.items() if "PROXY" not in k]
+CANARIES = list(AMBIENT.values())
+# Proxy variables pointing at a dead port: the gateway's upstream session must ignore them. They are given to
+# the gateway under test (the live server's environment, or monkeypatched in-process), never to test clients.
+PROXY_CANARIES = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+                  "ALL_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
+                  "https_proxy": "http://127.0.0.1:9"}
 
 # The keys each fake accepts; the tests store exactly these as tenant credentials.
 PROVIDER_KEYS = {
@@ -60,7 +62,8 @@ PROVIDER_KEYS = {
 
 def pytest_configure(config: Any) -> None:
     os.environ.update(AMBIENT)
-    for name in [n for n in os.environ if n.startswith("KILLTOKEN_") or n in ("REDIS_URL", "PORT")]:
+    for name in [n for n in os.environ if n.startswith("KILLTOKEN_") or n in ("REDIS_URL", "PORT")
+                 or n.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")]:
         os.environ.pop(name)
 
 
@@ -186,8 +189,13 @@ def make_gateway(env: dict[str, str] | None = None, **overrides: Any) -> Gateway
 
 
 @pytest.fixture
-def gateway(upstreams: Upstreams) -> Gateway:
-    """A gateway on the embedded store whose providers all point at the fakes; tasks run in-process."""
+def gateway(upstreams: Upstreams, monkeypatch: Any) -> Gateway:
+    """A gateway on the embedded store whose providers all point at the fakes; tasks run in-process.
+
+    The proxy canaries are set for the duration: an upstream call that honoured them would fail.
+    """
+    for name, value in PROXY_CANARIES.items():
+        monkeypatch.setenv(name, value)
     return make_gateway({**upstreams.env(), "KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS": "false"})
 
 

@@ -381,7 +381,7 @@ class Gateway:
             run.trace["providerStatus"] = timing.provider_status
         self._account(run, adapter, result.parsed, optimization)
         return Outcome(request_id=run.request_id, http_status=200, provider_body=result.body,
-                       provider_format=adapter.wire_format, parsed=result.parsed, metrics={})
+                       provider_format=result.response_format, parsed=result.parsed, metrics={})
 
     def _account(self, run: _Run, adapter: ProviderAdapter, parsed: ParsedResponse,
                  optimization: dict | None) -> None:

@@ -34,6 +34,7 @@ class CallResult:
     body: dict[str, Any]
     parsed: ParsedResponse
     status: int
+    response_format: str
 
 
 @dataclass
@@ -45,6 +46,7 @@ class CallTiming:
 def execute(adapter: ProviderAdapter, credential: Credential, upstream: UpstreamRequest, session: Any,
             tokens: Any, settings: dict[str, Any], timing: CallTiming) -> CallResult:
     """Authorize and send; 2xx JSON object → parsed answer, anything else → the adapter's ApiError."""
+    response_format = upstream.response_format or adapter.wire_format  # authorize may rebuild the request
     upstream = adapter.authorize(upstream, credential, AuthContext(tokens=tokens))
     timeout = (settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"],
                settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"])
@@ -65,4 +67,5 @@ def execute(adapter: ProviderAdapter, credential: Credential, upstream: Upstream
     if not isinstance(body, dict):
         raise ApiError("provider_error", f"{adapter.id} answered HTTP {response.status} with a body that is not "
                        "a JSON object", provider_status=response.status)
-    return CallResult(body=body, parsed=adapter.parse_response(body), status=response.status)
+    return CallResult(body=body, parsed=adapter.parse_response(body), status=response.status,
+                      response_format=response_format)
