@@ -16,7 +16,8 @@ optional inference-profile prefix, or an ARN ending in one), the call goes to **
 (``POST /model/{modelId}/invoke``) with the Anthropic body as received plus ``anthropic_version:
 bedrock-2023-05-31`` (``model`` and ``stream`` removed, ``metadata`` removed because InvokeModel refuses it),
 so system blocks, ``cache_control``, ``thinking`` and Anthropic tools reach Claude untouched and the answer
-is an Anthropic Messages body. Every other request uses Converse. ``parse_response`` reads both shapes.
+is an Anthropic Messages body (``UpstreamRequest.response_format`` says so, so the wrapper returns it as is).
+Every other request uses Converse. ``parse_response`` reads both shapes.
 
 Usage: Converse's ``inputTokens`` counts only the tokens neither read from nor written to the prompt cache;
 normalized ``input_tokens`` adds ``cacheReadInputTokens`` and ``cacheWriteInputTokens`` back.
@@ -480,7 +481,8 @@ def sign(upstream: UpstreamRequest, secrets: dict[str, str], region: str, now: f
     signed = signer.signed_headers(signer.headers_to_sign(aws_request))
     headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={signer.scope(aws_request)}, "
                                 f"SignedHeaders={signed}, Signature={signature}")
-    return UpstreamRequest(upstream.method, upstream.url, headers, upstream.body)
+    return UpstreamRequest(upstream.method, upstream.url, headers, upstream.body,
+                           response_format=upstream.response_format)
 
 
 # ---- adapter ----------------------------------------------------------------------------------------------
@@ -511,10 +513,13 @@ class BedrockAdapter:
             origin = _ORIGIN_TEMPLATE.format(region=region)
         if uses_invoke_model(request):
             path, body = model_path(request.model, "invoke"), to_invoke_body(request)
+            answer_format: str | None = FORMAT_ANTHROPIC
         else:
             path, body = model_path(request.model, "converse"), to_converse_body(request)
+            answer_format = None
         headers = {"content-type": "application/json", "accept": "application/json"}
-        return UpstreamRequest("POST", origin.rstrip("/") + path, headers, UpstreamRequest.json_body(body))
+        return UpstreamRequest("POST", origin.rstrip("/") + path, headers, UpstreamRequest.json_body(body),
+                               response_format=answer_format)
 
     def authorize(self, upstream: UpstreamRequest, credential: Credential,
                   auth: AuthContext) -> UpstreamRequest:

@@ -9,7 +9,8 @@ for the ``global`` location.
 
 Bodies reuse the Gemini and Anthropic translations: Gemini's body is the same on Vertex; Claude's is the
 Messages body without ``model`` and with ``anthropic_version: vertex-2023-10-16`` (through the Anthropic
-wrapper the native body is kept, so ``cache_control`` and system blocks stay exact). The bearer token comes
+wrapper the native body is kept, so ``cache_control`` and system blocks stay exact), and its answer is a
+Messages body (``UpstreamRequest.response_format`` is ``anthropic``). The bearer token comes
 from the ``TokenSource`` in ``AuthContext`` (``providers/google_tokens.py``); the adapter itself does no I/O.
 
 Credential: ``secrets`` = ``{clientEmail, privateKey, privateKeyId?}`` (the key is loaded at save time by the
@@ -31,6 +32,7 @@ from providers.anthropic import (
     to_anthropic_body,
 )
 from providers.base import (
+    FORMAT_ANTHROPIC,
     FORMAT_GEMINI,
     AuthContext,
     ChatRequest,
@@ -179,8 +181,10 @@ class VertexAdapter:
         project, location = _call_config(credential)
         model = _model_segment(request.model)
         headers = {"content-type": "application/json"}
+        answer_format: str | None = None
         if is_claude_model(request.model):
             publisher, method, body = "anthropic", "rawPredict", to_vertex_claude_body(request)
+            answer_format = FORMAT_ANTHROPIC
             beta = request.options.get("anthropic_beta")
             if beta is not None:
                 if isinstance(beta, list) and all(isinstance(b, str) for b in beta):
@@ -194,7 +198,7 @@ class VertexAdapter:
         path = (f"/v1/projects/{quote(project, safe='')}/locations/{location}/publishers/{publisher}"
                 f"/models/{model}:{method}")
         return UpstreamRequest("POST", self.origin_for(credential, origin) + path, headers,
-                               UpstreamRequest.json_body(body))
+                               UpstreamRequest.json_body(body), response_format=answer_format)
 
     def authorize(self, upstream: UpstreamRequest, credential: Credential,
                   auth: AuthContext) -> UpstreamRequest:
@@ -202,7 +206,8 @@ class VertexAdapter:
             raise ApiError("internal_error", "google_vertex needs a token source")
         token = auth.tokens.token(credential)
         headers = {**upstream.headers, "authorization": f"Bearer {token}"}
-        return UpstreamRequest(upstream.method, upstream.url, headers, upstream.body)
+        return UpstreamRequest(upstream.method, upstream.url, headers, upstream.body,
+                               response_format=upstream.response_format)
 
     def parse_response(self, body: Json) -> ParsedResponse:
         if isinstance(body, dict) and isinstance(body.get("content"), list) and "candidates" not in body:

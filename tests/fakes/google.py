@@ -2,11 +2,11 @@
 
 The token endpoint verifies the RS256 JWT-bearer assertion against the test service account's public key
 (``google.auth.jwt.decode``), the grant type, the cloud-platform scope, ``aud`` (Google's token URI, whatever
-URL the assertion was posted to), ``iss`` (the account) and the key id, then issues a distinct access token
-with ``expires_in``. Vertex maps the bearer token back to a live issued token and its service account, checks
-that account may use the project in the path, validates generateContent / rawPredict bodies and answers
-realistic bodies with usage. ``revoke_next_call`` makes the next Vertex call revoke its token and answer 401.
-Keys are generated at test time; nothing secret is committed.
+URL the assertion was posted to), ``iss`` (the account) and the key id (an account may hold several keys),
+then issues a distinct access token with ``expires_in``. Vertex maps the bearer token back to a live issued
+token and its service account, checks that account may use the project in the path, validates
+generateContent / rawPredict bodies and answers realistic bodies with usage. ``revoke_next_call`` makes the
+next Vertex call revoke its token and answer 401. Keys are generated at test time; nothing secret is committed.
 """
 
 from __future__ import annotations
@@ -167,13 +167,16 @@ class FakeGoogle:
             claims = jwt.decode(assertion, verify=False)
         except ValueError:
             return _oauth_error("invalid_grant", "Invalid JWT: malformed")
-        account = next((a for a in self.accounts if a.client_email == claims.get("iss")), None)
-        if account is None:
+        keys = [a for a in self.accounts if a.client_email == claims.get("iss")]
+        if not keys:
             return _oauth_error("invalid_grant", "Invalid grant: account not found")
-        if account.client_email in self.revoked_accounts or header.get("kid") not in (None, account.private_key_id):
+        if header.get("kid") is not None:
+            keys = [a for a in keys if a.private_key_id == header["kid"]]
+        if not keys or keys[0].client_email in self.revoked_accounts:
             return _oauth_error("invalid_grant", "Invalid JWT Signature.")
+        account = keys[0]
         try:
-            verified = jwt.decode(assertion, certs=account.public_key_pem, audience=TOKEN_AUDIENCE)
+            verified = jwt.decode(assertion, certs=[a.public_key_pem for a in keys], audience=TOKEN_AUDIENCE)
         except ValueError:
             return _oauth_error("invalid_grant", "Invalid JWT Signature.")
         if header.get("alg") != "RS256" or verified["exp"] - verified["iat"] > 3600:
@@ -210,8 +213,8 @@ class FakeGoogle:
         route = _VERTEX_PATH.match(request.path)
         if request.method != "POST" or route is None:
             return _google_error(404, "NOT_FOUND", "The requested URL was not found on this server.")
-        account = next(a for a in self.accounts if a.client_email == issued.client_email)
-        if route.group("project") not in account.projects:
+        projects = {p for a in self.accounts if a.client_email == issued.client_email for p in a.projects}
+        if route.group("project") not in projects:
             return self._refuse(403, bearer, "PERMISSION_DENIED", "Permission 'aiplatform.endpoints.predict' denied")
         try:
             body = json.loads(request.body.decode("utf-8"))

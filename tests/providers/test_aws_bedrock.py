@@ -241,6 +241,8 @@ def anthropic_wrapper_request(model: str = HAIKU, native: dict[str, Any] | None 
 def test_anthropic_wrapper_with_claude_uses_invoke_model_with_native_body() -> None:
     upstream = ADAPTER.build_request(anthropic_wrapper_request(PROFILE_ARN), credential(TENANT), "http://h")
     assert upstream.url.endswith("%2Fus.anthropic.claude-3-5-haiku-20241022-v1%3A0/invoke")
+    assert upstream.response_format == "anthropic"
+    assert ADAPTER.authorize(upstream, credential(TENANT), AuthContext()).response_format == "anthropic"
     assert json.loads(upstream.body) == {
         "anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
         "system": [{"type": "text", "text": "Long policy text", "cache_control": {"type": "ephemeral"}}],
@@ -254,6 +256,7 @@ def test_anthropic_wrapper_with_non_claude_model_uses_converse() -> None:
     upstream = ADAPTER.build_request(anthropic_wrapper_request("amazon.nova-micro-v1:0"), credential(TENANT),
                                      "http://h")
     assert upstream.url == "http://h/model/amazon.nova-micro-v1%3A0/converse"
+    assert upstream.response_format is None
     assert json.loads(upstream.body) == {"messages": [{"role": "user", "content": [{"text": "Hi"}]}],
                                          "inferenceConfig": {"maxTokens": 64}}
 
