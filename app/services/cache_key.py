@@ -110,7 +110,7 @@ def cache_key(
         model,
         normalize_endpoint(endpoint or ""),
         entry_format,
-        answer_fields(body),
+        _normalize(answer_fields(body), "$"),  # "$" so an error names the body path the client sent
     ]
     return CACHE_KEY_PREFIX + hashlib.sha256(canonical_json(material)).hexdigest()
 
@@ -121,7 +121,7 @@ def body_fingerprint(body: dict[str, Any], *, context: Mapping[str, Any] | None 
     ``context`` adds request facts that live outside the body (e.g. the wrappers' ``x-killtoken-provider``
     header), so the same key with the same body but another provider is a reuse, not a replay.
     """
-    material: Any = answer_fields(body)
+    material: Any = _normalize(answer_fields(body), "$")
     if context:
         material = [material, dict(context)]
     return hashlib.sha256(canonical_json(material)).hexdigest()

@@ -129,8 +129,15 @@ class ExactCache:
             return None
 
     def put(self, key: str, entry: dict[str, Any]) -> bool:
-        """Store ``entry`` with the TTL; False when it was skipped for being over ``max_entry_bytes``."""
-        data = encode_entry(entry)
+        """Store ``entry`` with the TTL; False when it was skipped for being over ``max_entry_bytes``.
+
+        An entry that cannot be serialized raises ``CacheUnavailable`` too: the answer is still returned.
+        """
+        try:
+            data = encode_entry(entry)
+        except (TypeError, ValueError) as exc:  # a caller bug; after a billed call, never fail the request
+            log.error("cache entry %s… not storable: %s", key[:24], type(exc).__name__)
+            raise CacheUnavailable("cache entry is not JSON-serializable") from exc
         if len(data) > self._max_entry_bytes:
             log.info("cache entry %s… not stored: %d bytes over the %d limit",
                      key[:24], len(data), self._max_entry_bytes)

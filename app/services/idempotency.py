@@ -171,7 +171,11 @@ class IdempotencyStore:
         """
         if not claim.owned:
             raise ValueError("complete() needs a claim that begin() granted, not a replay")
-        value = _DONE + _SEP + claim.fingerprint.encode() + _SEP + encode_entry(outcome)
+        try:
+            value = _DONE + _SEP + claim.fingerprint.encode() + _SEP + encode_entry(outcome)
+        except (TypeError, ValueError) as exc:  # a caller bug; the response must still go out
+            log.error("idempotent result not storable (%s…): %s", claim.redis_key[:20], type(exc).__name__)
+            return False
         try:
             stored = int(self._complete(keys=[claim.redis_key], args=[claim._value(), value, self._ttl]))
         except (redis.RedisError, OSError) as exc:

@@ -249,3 +249,11 @@ def test_key_does_not_mutate_body() -> None:
     key(body)
     body_fingerprint(body)
     assert body == before and isinstance(body["providerOptions"]["t"], float)
+
+
+def test_nan_error_names_the_body_path() -> None:
+    body = {**copy.deepcopy(BODY), "providerOptions": {"temperature": float("nan")}}
+    for build in (lambda: key(body), lambda: body_fingerprint(body)):
+        with pytest.raises(ApiError) as err:
+            build()
+        assert err.value.message.startswith("$.providerOptions.temperature:")

@@ -199,3 +199,11 @@ def test_services_do_not_import_flask() -> None:
         names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
         names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         assert not [name for name in names if name.split(".")[0] == "flask"], module.__name__
+
+
+@requires_redis
+def test_unserializable_entry_is_cache_unavailable_not_a_crash(rdb: TestKeys) -> None:
+    cache = ExactCache(rdb.client, ttl_seconds=60)
+    with pytest.raises(CacheUnavailable):
+        cache.put(rdb.key("bad"), {"when": object()})
+    assert rdb.client.exists(rdb.key("bad")) == 0

@@ -329,3 +329,14 @@ print(len(calls), results.count("ran"), results.count("replay"))
     out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["1", "1", "199"]
+
+
+@requires_redis
+def test_unserializable_outcome_is_not_stored_and_does_not_raise(rdb: TestKeys) -> None:
+    idem = store(rdb)
+    claim = idem.begin("ten_a", "chat", "k1", FP_A)
+    assert idem.complete(claim, {"when": object()}) is False
+    with pytest.raises(ApiError) as err:
+        idem.begin("ten_a", "chat", "k1", FP_A)
+    assert err.value.code == "idempotency_in_progress"
+    assert idem.release(claim) is True
