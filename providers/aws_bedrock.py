@@ -12,7 +12,8 @@ the credential carries a session token); the body signed is the exact byte strin
 
 Anthropic wrapper + Claude: when the request came through the Anthropic wrapper (``entry_format ==
 "anthropic"`` with ``native_body``) and the model id names a Claude model (``anthropic.claude...`` with an
-optional inference-profile prefix, or an ARN ending in one), the call goes to **InvokeModel**
+optional inference-profile prefix, or an ARN ending in one; an application inference profile ARN names no
+model, so it stays on Converse), the call goes to **InvokeModel**
 (``POST /model/{modelId}/invoke``) with the Anthropic body as received plus ``anthropic_version:
 bedrock-2023-05-31`` (``model`` and ``stream`` removed, ``metadata`` removed because InvokeModel refuses it),
 so system blocks, ``cache_control``, ``thinking`` and Anthropic tools reach Claude untouched and the answer
@@ -334,7 +335,7 @@ def to_converse_body(request: ChatRequest) -> Json:
                            param="additionalModelRequestFields")
         extra.update(native_extra)
     for name in sorted(_MODEL_FIELDS & options.keys()):
-        extra[name] = options[name]
+        extra[name] = beta_list(options[name]) if name == "anthropic_beta" else options[name]
     if extra:
         body["additionalModelRequestFields"] = extra
     for name in sorted(_NATIVE_TOP_LEVEL & options.keys()):
@@ -355,8 +356,19 @@ def uses_invoke_model(request: ChatRequest) -> bool:
             and is_claude_model(request.model))
 
 
+def beta_list(value: Any) -> list[str]:
+    """``anthropic-beta`` as Bedrock takes it in a body: a list (a comma-separated header value is split)."""
+    if isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ApiError("invalid_provider_options", "anthropic_beta must be a string or a list of strings",
+                       param="anthropic_beta")
+    return value
+
+
 def to_invoke_body(request: ChatRequest) -> Json:
-    """The Anthropic body as received, in Bedrock's InvokeModel dialect."""
+    """The Anthropic body as received, in Bedrock's InvokeModel dialect (the ``anthropic-beta`` header the
+    wrapper passes as an option travels in the body, where Bedrock reads it)."""
     native = request.native_body or {}
     body: Json = {"anthropic_version": INVOKE_ANTHROPIC_VERSION}
     for name in sorted(native):
@@ -366,6 +378,8 @@ def to_invoke_body(request: ChatRequest) -> Json:
             raise unsupported_option(PROVIDER_ID, name)
         body[name] = native[name]
     body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    if request.options.get("anthropic_beta") is not None:
+        body["anthropic_beta"] = beta_list(request.options["anthropic_beta"])
     return body
 
 

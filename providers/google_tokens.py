@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import threading
 import time
 import weakref
@@ -36,7 +37,21 @@ PROVIDER_ID = "google_vertex"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 DEFAULT_LIFETIME_SECONDS = 600.0  # used when the token endpoint omits expires_in
+_TRANSPORT_LOGGER = "google.auth.transport.requests"
 _CacheKey = tuple[str, str, int]
+
+
+class _NoRequestBodies(logging.Filter):
+    """google-auth's transport logs request bodies at DEBUG; the signed JWT assertion in them is a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def _silence_transport_debug() -> None:
+    logger = logging.getLogger(_TRANSPORT_LOGGER)
+    if not any(isinstance(existing, _NoRequestBodies) for existing in logger.filters):
+        logger.addFilter(_NoRequestBodies())
 
 
 def _secrets_field(secrets: dict[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -165,7 +180,8 @@ class GoogleTokenSource:
     """The ``TokenSource`` for google_vertex: one per process, shared by every request.
 
     ``session`` is the process's pooled session (its ``trust_env`` is forced off so the exchange never uses
-    proxy variables or netrc); ``token_url`` is ``KILLTOKEN_GOOGLE_TOKEN_URL`` or None for Google's endpoint;
+    proxy variables or netrc; google-auth's transport DEBUG logging, which would print the signed assertion,
+    is filtered out); ``token_url`` is ``KILLTOKEN_GOOGLE_TOKEN_URL`` or None for Google's endpoint;
     ``timeout`` is (connect, read) seconds. ``clock`` exists for tests.
     """
 
@@ -173,6 +189,7 @@ class GoogleTokenSource:
                  timeout: float | tuple[float, float] = (5.0, 30.0), *, refresh_margin_seconds: float = 300.0,
                  max_entries: int = 10_000, clock: Callable[[], float] = time.time) -> None:
         session.trust_env = False
+        _silence_transport_debug()
         self._request = _SessionRequest(session, timeout)
         self._token_uri = token_url or GOOGLE_TOKEN_URL
         self._margin = refresh_margin_seconds

@@ -252,6 +252,18 @@ def test_anthropic_wrapper_with_claude_uses_invoke_model_with_native_body() -> N
     }
 
 
+def test_anthropic_beta_travels_in_the_body() -> None:
+    request = ChatRequest(provider="aws_bedrock", model=HAIKU, messages=[], entry_format="anthropic",
+                          native_body={"max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}]},
+                          options={"anthropic_beta": "context-1m-2025-08-07, token-efficient-tools-2025-02-19"})
+    assert json.loads(ADAPTER.build_request(request, credential(TENANT), "http://h").body) == {
+        "anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "anthropic_beta": ["context-1m-2025-08-07", "token-efficient-tools-2025-02-19"]}
+    converse = json.loads(ADAPTER.build_request(chat(anthropic_beta=["b1"]), credential(TENANT), "http://h").body)
+    assert converse["additionalModelRequestFields"] == {"anthropic_beta": ["b1"]}
+
+
 def test_anthropic_wrapper_with_non_claude_model_uses_converse() -> None:
     upstream = ADAPTER.build_request(anthropic_wrapper_request("amazon.nova-micro-v1:0"), credential(TENANT),
                                      "http://h")

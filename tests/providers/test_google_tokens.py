@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -242,3 +244,19 @@ def test_escaped_newlines_in_pasted_key_are_restored() -> None:
     credentials = load_service_account({"clientEmail": ACCOUNT_A.client_email, "privateKey": escaped})
     assert credentials.service_account_email == ACCOUNT_A.client_email
     assert credentials.scopes == [CLOUD_PLATFORM]
+
+
+def test_debug_logging_never_shows_the_assertion_or_token(fake: FakeGoogle, source: GoogleTokenSource) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s %(httpRequest)s"))
+    google_logger = logging.getLogger("google")
+    google_logger.addHandler(handler)
+    google_logger.setLevel(logging.DEBUG)
+    try:
+        token = source.token(credential(ACCOUNT_A))
+    finally:
+        google_logger.removeHandler(handler)
+        google_logger.setLevel(logging.NOTSET)
+    output = stream.getvalue()
+    assert "assertion" not in output and "eyJ" not in output and token not in output
