@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,3 +263,37 @@ def test_debug_logging_never_shows_the_assertion_or_token(fake: FakeGoogle, sour
         google_logger.setLevel(logging.NOTSET)
     output = stream.getvalue()
     assert "assertion" not in output and "eyJ" not in output and token not in output
+
+
+GEVENT_SCRIPT = """
+from gevent import monkey
+monkey.patch_all()
+import json, time
+import app.errors  # noqa: F401  (the app package first, as in the server)
+import gevent, requests
+from providers.base import Credential
+from providers.google_tokens import GoogleTokenSource
+from tests.fakes.google import FakeGoogle, make_service_account
+
+accounts = [make_service_account(f"sa{i}@proj-a-123.iam.gserviceaccount.com", "proj-a-123") for i in range(2)]
+fake = FakeGoogle(accounts=accounts, token_delay_seconds=0.4).start()
+source = GoogleTokenSource(session=requests.Session(), token_url=fake.token_url, timeout=(2.0, 5.0))
+creds = [Credential(id=f"c{i}", tenant_id=f"t{i}", provider="google_vertex", version=1, secrets=a.secrets())
+         for i, a in enumerate(accounts)]
+started = time.monotonic()
+greenlets = [gevent.spawn(source.token, creds[i % 2]) for i in range(20)]
+gevent.joinall(greenlets, timeout=10)
+print(json.dumps({"exchanges": fake.token_requests, "ok": all(g.successful() for g in greenlets),
+                  "distinct": len({g.value for g in greenlets}), "elapsed": time.monotonic() - started}))
+fake.stop()
+"""
+
+
+def test_gevent_callers_share_one_exchange_per_credential() -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], cwd=root, capture_output=True, text=True,
+                          timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (result["exchanges"], result["ok"], result["distinct"]) == (2, True, 2)
+    assert result["elapsed"] < 0.8  # the two credentials' exchanges overlapped
