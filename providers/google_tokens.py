@@ -162,11 +162,11 @@ def _exchange_error(exc: BaseException) -> ApiError:
     return ApiError("provider_error", f"{PROVIDER_ID} token endpoint answered without a usable access token")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
-    credentials: service_account.Credentials
-    token: str | None = None
-    refresh_at: float = 0.0
+    credentials: service_account.Credentials  # kept so a refresh does not parse the PEM again
+    token: str
+    refresh_at: float
 
 
 class _KeyLock:
@@ -206,7 +206,7 @@ class GoogleTokenSource:
     def _cached(self, key: _CacheKey) -> str | None:
         with self._guard:
             entry = self._entries.get(key)
-            if entry is not None and entry.token and self._clock() < entry.refresh_at:
+            if entry is not None and self._clock() < entry.refresh_at:
                 self._entries.move_to_end(key)
                 return entry.token
         return None
@@ -232,13 +232,10 @@ class GoogleTokenSource:
                 return cached
             with self._guard:
                 entry = self._entries.get(key)
-            if entry is None:
-                entry = _Entry(load_service_account(credential.secrets, self._token_uri))
-            token, lifetime = self._exchange(entry.credentials)
-            now = self._clock()
-            entry.token = token
-            entry.refresh_at = now + max(lifetime - self._margin, lifetime / 2)
-            self._store(key, entry)
+            credentials = entry.credentials if entry else load_service_account(credential.secrets, self._token_uri)
+            token, lifetime = self._exchange(credentials)
+            refresh_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+            self._store(key, _Entry(credentials, token, refresh_at))
             return token
 
     def _exchange(self, credentials: service_account.Credentials) -> tuple[str, float]:
