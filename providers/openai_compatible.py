@@ -34,7 +34,9 @@ from providers.openai_wire import (
 Json = dict[str, Any]
 
 PROVIDER_ID = "openai_compatible"
-DIALECT = Dialect(PROVIDER_ID, OPENAI_OPTIONS | {"top_k", "min_p", "repetition_penalty"}, extra_body=True)
+# Self-hosted chat templates rarely know the developer role: it is sent as system.
+DIALECT = Dialect(PROVIDER_ID, OPENAI_OPTIONS | {"top_k", "min_p", "repetition_penalty"}, extra_body=True,
+                  developer_role=False)
 _CONFIG_FIELDS = ("baseUrl", "defaultModel")
 
 

@@ -5,8 +5,10 @@ authenticates with ``Authorization: Bearer <apiKey>`` and takes no config.
 
 Option sets follow each provider's public API reference (OpenAI's names; a provider's own spelling through
 ``renames``): Mistral spells ``seed`` ``random_seed`` and has only ``max_tokens``; DeepSeek, Perplexity and
-Together have only ``max_tokens``, so ``max_completion_tokens`` is renamed. Usage quirks: xAI and Perplexity
-leave reasoning tokens out of ``completion_tokens``; Perplexity bills ``citation_tokens`` as input.
+Together have only ``max_tokens``, so ``max_completion_tokens`` is renamed. Only OpenAI knows the ``developer``
+role; the others get it as ``system``. Perplexity requires strict user/assistant alternation, so consecutive
+plain messages of one role are merged. Usage quirks: xAI and Perplexity leave reasoning tokens out of
+``completion_tokens``; Perplexity bills ``citation_tokens`` as input.
 """
 
 from __future__ import annotations
@@ -135,6 +137,7 @@ OPENROUTER = FamilyMember(
         parallel_tool_calls prediction user plugins route verbosity web_search_options modalities
         session_id metadata
         """),
+        developer_role=False,
     ),
     test_model="openai/gpt-4o-mini", test_options={"max_tokens": 1},
 )
@@ -172,6 +175,7 @@ PERPLEXITY = FamilyMember(
         developer_role=False,
         reasoning_in_completion=False,
         extra_input_fields=("citation_tokens",),
+        alternate=True,
     ),
     test_model="sonar", test_options={"max_tokens": 1},
 )
@@ -186,6 +190,7 @@ XAI = FamilyMember(
         seed stop temperature tool_choice tools top_logprobs top_p user web_search_options
         prompt_cache_key
         """),
+        developer_role=False,
         reasoning_in_completion=False,
     ),
     test_model="grok-3-mini", test_options={"max_tokens": 1},

@@ -43,6 +43,7 @@ class Dialect:
     ``reasoning_in_completion``: False when ``completion_tokens`` excludes reasoning tokens (xAI, Perplexity).
     ``extra_input_fields``: usage fields counted as input besides ``prompt_tokens`` (Perplexity citations).
     ``extra_body``: whether the ``extra_body`` option (an object merged into the body) is allowed.
+    ``alternate``: True when user/assistant turns must alternate (consecutive plain same-role messages merged).
     """
 
     provider: str
@@ -52,9 +53,25 @@ class Dialect:
     reasoning_in_completion: bool = True
     extra_input_fields: tuple[str, ...] = ()
     extra_body: bool = False
+    alternate: bool = False
 
     def accepts(self, name: str) -> bool:
         return name in self.options or name in self.renames or (self.extra_body and name == "extra_body")
+
+
+def _mergeable(previous: Json, message: Json) -> bool:
+    plain = {"role", "content"}
+    return (previous["role"] == message["role"] and message["role"] in ("user", "assistant")
+            and set(previous) <= plain and set(message) <= plain)
+
+
+def _merge(previous: Json, message: Json) -> Json:
+    """Two same-role plain messages as one (providers that require strict alternation)."""
+    first, second = previous.get("content"), message.get("content")
+    if isinstance(first, str) and isinstance(second, str):
+        return {"role": previous["role"], "content": f"{first}\n\n{second}"}
+    parts = canonical.content_parts(first) + canonical.content_parts(second)
+    return {"role": previous["role"], "content": parts}
 
 
 def _messages(messages: list[Json], dialect: Dialect) -> list[Json]:
@@ -69,6 +86,9 @@ def _messages(messages: list[Json], dialect: Dialect) -> list[Json]:
                                f"content part type {kind!r} is not supported by {dialect.provider}")
         if role == "developer" and not dialect.developer_role:
             message = {**message, "role": "system"}
+        if dialect.alternate and out and _mergeable(out[-1], message):
+            out[-1] = _merge(out[-1], message)
+            continue
         out.append(message)
     if not out:
         raise ApiError("invalid_messages", "messages must not be empty")

@@ -262,3 +262,31 @@ def test_round_trip_through_a_fake(member: openai_family.FamilyMember) -> None:
         assert caught.value.code == "provider_auth_failed"
     finally:
         server.stop()
+
+
+def test_perplexity_merges_consecutive_turns() -> None:
+    request = ChatRequest(provider="perplexity", model="sonar", messages=[
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "one"},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [{"type": "text", "text": "three"}]},
+        {"role": "user", "content": "four"},
+    ])
+    body = sent_json(openai_family.PERPLEXITY.build_request(request, credential("perplexity"), "https://p").body)
+    assert body["messages"] == [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "one\n\ntwo"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [{"type": "text", "text": "three"}, {"type": "text", "text": "four"}]},
+    ]
+    other = sent_json(openai_family.OPENAI.build_request(
+        ChatRequest(provider="openai", model="m", messages=request.messages), credential("openai"), "https://o").body)
+    assert other["messages"] == request.messages
+
+
+@pytest.mark.parametrize("member", [m for m in openai_family.MEMBERS if m is not openai_family.OPENAI],
+                         ids=lambda m: m.id)
+def test_developer_role_is_sent_as_system_outside_openai(member: openai_family.FamilyMember) -> None:
+    body = sent_json(member.build_request(chat(member.id), credential(member.id), "https://x").body)
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
