@@ -266,6 +266,12 @@ class GoogleTokenSource:
         with self._guard:
             self._entries.pop(self._key(credential), None)
 
+    def forget(self, tenant_id: str, credential_id: str) -> None:
+        """Drop every version of a credential (called when it is updated or deleted in this process)."""
+        with self._guard:
+            for key in [k for k in self._entries if k[:2] == (tenant_id, credential_id)]:
+                del self._entries[key]
+
     def cached_count(self) -> int:
         """How many credentials hold a cached token (for tests and ops metrics)."""
         with self._guard:

@@ -126,6 +126,15 @@ def test_invalidate_forces_a_fresh_exchange(fake: FakeGoogle, source: GoogleToke
     assert fake.token_requests == 2
 
 
+def test_forget_drops_every_version_of_one_credential(fake: FakeGoogle, source: GoogleTokenSource) -> None:
+    source.token(credential(ACCOUNT_A, cred_id="c1"))
+    source.token(credential(ACCOUNT_B, tenant="tenant-2", cred_id="c1"))
+    source.forget("tenant-1", "c1")
+    assert source.cached_count() == 1
+    source.token(credential(ACCOUNT_B, tenant="tenant-2", cred_id="c1"))
+    assert fake.token_requests == 2
+
+
 def test_refresh_happens_before_expiry(fake: FakeGoogle, source: GoogleTokenSource, clock: Clock) -> None:
     cred = credential(ACCOUNT_A)
     first = source.token(cred)
