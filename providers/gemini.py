@@ -4,6 +4,8 @@
 ``contents``/``parts`` format). The key travels only in the ``x-goog-api-key`` header, never in the URL.
 Tools and JSON-schema answers use Gemini's JSON Schema fields (``parametersJsonSchema``,
 ``responseJsonSchema``) because OpenAI clients send JSON Schema, which the OpenAPI-subset fields refuse.
+Function calls keep Gemini's ``thoughtSignature`` across the OpenAI shape the way Google's own OpenAI layer
+does: in ``tool_calls[].extra_content.google.thought_signature``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from providers.credentials import no_config, require_api_key
 Json = dict[str, Any]
 
 PROVIDER_ID = "gemini"
+# Google's documented placeholder for function calls whose thought signature was not produced by Gemini
+# (Gemini 3 refuses a history whose first function call in a model turn carries no signature).
+SKIP_SIGNATURE = "skip_thought_signature_validator"
 TEST_MODEL = "gemini-2.5-flash"
 
 # OpenAI name → generationConfig name.
@@ -101,6 +106,13 @@ def _function_response(message: Json, names: dict[str, str]) -> Json:
     return {"functionResponse": {"name": names[call_id], "response": response}}
 
 
+def _signature(call: Json) -> str | None:
+    """The thought signature a Gemini answer attached to this call (kept in OpenAI's ``extra_content``)."""
+    google = (call.get("extra_content") or {}).get("google") if isinstance(call.get("extra_content"), dict) else None
+    signature = google.get("thought_signature") if isinstance(google, dict) else None
+    return signature if isinstance(signature, str) and signature else None
+
+
 def to_gemini_contents(messages: list[Json]) -> tuple[Json | None, list[Json]]:
     """Canonical messages → (systemInstruction or None, contents with roles user/model, same roles merged)."""
     system: list[Json] = []
@@ -114,12 +126,16 @@ def to_gemini_contents(messages: list[Json]) -> tuple[Json | None, list[Json]]:
             turns.append(("user", _parts(message.get("content"))))
         elif role == "assistant":
             parts = _parts(message.get("content"))
-            for call in message.get("tool_calls") or []:
+            for number, call in enumerate(message.get("tool_calls") or []):
                 arguments = canonical.tool_arguments(call)
                 name = call["function"]["name"]
                 if isinstance(call.get("id"), str):
                     names[call["id"]] = name
-                parts.append({"functionCall": {"name": name, "args": arguments}})
+                part: Json = {"functionCall": {"name": name, "args": arguments}}
+                signature = _signature(call) or (SKIP_SIGNATURE if number == 0 else None)
+                if signature:
+                    part["thoughtSignature"] = signature
+                parts.append(part)
             turns.append(("model", parts))
         else:
             turns.append(("user", [_function_response(message, names)]))
@@ -244,8 +260,11 @@ def parse_gemini_response(body: Any, provider: str = PROVIDER_ID) -> ParsedRespo
         elif isinstance(part.get("functionCall"), dict):
             call = part["functionCall"]
             arguments = json.dumps(call.get("args") or {}, separators=(",", ":"), ensure_ascii=False)
-            calls.append({"id": call.get("id") or f"call_{len(calls)}", "type": "function",
-                          "function": {"name": call.get("name"), "arguments": arguments}})
+            entry: Json = {"id": call.get("id") or f"call_{len(calls)}", "type": "function",
+                           "function": {"name": call.get("name"), "arguments": arguments}}
+            if isinstance(part.get("thoughtSignature"), str):
+                entry["extra_content"] = {"google": {"thought_signature": part["thoughtSignature"]}}
+            calls.append(entry)
     if not candidates:
         finish = "content_filter"
     elif calls:

@@ -65,7 +65,8 @@ def test_full_translation() -> None:
                 {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}},
                 {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.png"}},
             ]},
-            {"role": "model", "parts": [{"functionCall": {"name": "lookup", "args": {"q": "cat"}}}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "lookup", "args": {"q": "cat"}},
+                                         "thoughtSignature": "skip_thought_signature_validator"}]},
             {"role": "user", "parts": [
                 {"functionResponse": {"name": "lookup", "response": {"answer": "a cat"}}},
                 {"functionResponse": {"name": "lookup", "response": {"content": "plain text"}}},
@@ -194,3 +195,24 @@ def test_round_trip_through_fake() -> None:
         assert (caught.value.code, caught.value.provider_status) == ("provider_auth_failed", 400)
     finally:
         server.stop()
+
+
+def test_thought_signatures_survive_the_openai_shape() -> None:
+    parsed = gemini.parse_gemini_response({"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2lnLTE="},
+        {"functionCall": {"name": "g", "args": {}}}]}, "finishReason": "STOP"}]})
+    assert parsed.tool_calls == [
+        {"id": "call_0", "type": "function", "function": {"name": "f", "arguments": "{}"},
+         "extra_content": {"google": {"thought_signature": "c2lnLTE="}}},
+        {"id": "call_1", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+    ]
+    request = ChatRequest(provider="gemini", model="m", messages=[
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": parsed.tool_calls},
+        {"role": "tool", "tool_call_id": "call_0", "content": "1"},
+        {"role": "tool", "tool_call_id": "call_1", "content": "2"},
+    ])
+    assert build(request)["contents"][1] == {"role": "model", "parts": [
+        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2lnLTE="},
+        {"functionCall": {"name": "g", "args": {}}},
+    ]}
