@@ -405,3 +405,43 @@ def test_redis_out_of_memory_serves_without_cache(upstreams: Upstreams, own_redi
         admin.config_set("maxmemory", 0)
     assert metrics_of(tenant.chat("read_write"))["cacheStatus"] == "miss"
     assert metrics_of(tenant.chat("read_write"))["cacheStatus"] == "hit"
+
+
+@requires_redis
+def test_translated_wrapper_hit_is_the_same_answer(cached: Gateway, upstreams: Upstreams) -> None:
+    """OpenAI wrapper in front of Anthropic: the stored Anthropic body is re-translated on a hit; only the
+    chat.completion id (derived from this request's id) differs."""
+    tenant = Tenant(cached, providers=("anthropic",))
+    headers = {"x-killtoken-provider": "anthropic"}
+    first = tenant.openai("read_write", headers=headers, model="claude-sonnet-4-5")
+    second = tenant.openai("read_write", headers=headers, model="claude-sonnet-4-5")
+    assert first.status_code == 200, first.get_json()
+    assert metrics_of(second)["cacheStatus"] == "hit"
+    one, two = provider_body(first), provider_body(second)
+    assert one.pop("id") != two.pop("id")
+    assert one == two
+    assert calls(upstreams, "anthropic") == 1
+
+
+@requires_redis
+def test_nan_in_the_body_is_400_not_500(cached: Gateway, upstreams: Upstreams) -> None:
+    tenant = Tenant(cached)
+    raw = ('{"provider": "openai", "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], '
+           '"providerOptions": {"temperature": NaN}}')
+    response = cached.client.post("/v1/chat", data=raw, content_type="application/json",
+                                  headers=cached.auth(tenant.key))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_request"
+    assert "providerOptions.temperature" in response.get_json()["error"]["message"]
+    assert calls(upstreams) == 0
+
+
+@requires_redis
+@pytest.mark.xfail(strict=True, reason="pipeline integration: the wrappers leave x-killtoken-optimization-mode "
+                   "out of key_body (app/api/openai_wrapper.py, app/api/anthropic_wrapper.py), so safe and "
+                   "measure_only share entries; /v1/chat keeps optimizationMode in the key")
+def test_wrapper_optimization_mode_is_part_of_the_key(cached: Gateway, upstreams: Upstreams) -> None:
+    tenant = Tenant(cached)
+    tenant.openai("read_write")
+    safe = tenant.openai("read_write", headers={"x-killtoken-optimization-mode": "safe"})
+    assert metrics_of(safe)["cacheStatus"] == "miss"
