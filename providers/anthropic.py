@@ -135,7 +135,9 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
     for tool in tools:
         function = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(function, dict) and tool.get("type") == "function":
-            entry: dict[str, Any] = {"name": function.get("name")}
+            if not isinstance(function.get("name"), str) or not function["name"]:
+                raise ApiError("invalid_provider_options", "tools[].function.name is required", param="tools")
+            entry: dict[str, Any] = {"name": function["name"]}
             if function.get("description"):
                 entry["description"] = function["description"]
             entry["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}

@@ -153,7 +153,9 @@ def _tools(tools: Any) -> list[Json]:
     for tool in tools:
         function = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(function, dict) and tool.get("type") == "function":
-            declaration: Json = {"name": function.get("name")}
+            if not isinstance(function.get("name"), str) or not function["name"]:
+                raise ApiError("invalid_provider_options", "tools[].function.name is required", param="tools")
+            declaration: Json = {"name": function["name"]}
             if function.get("description"):
                 declaration["description"] = function["description"]
             if function.get("parameters"):

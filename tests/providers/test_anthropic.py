@@ -249,3 +249,11 @@ def test_round_trip_through_fake() -> None:
         assert caught.value.code == "provider_auth_failed"
     finally:
         server.stop()
+
+
+def test_tool_without_name_is_refused() -> None:
+    request = ChatRequest(provider="anthropic", model="m", messages=[{"role": "user", "content": "x"}],
+                          options={"tools": [{"type": "function", "function": {"description": "no name"}}]})
+    with pytest.raises(ApiError) as caught:
+        build(request)
+    assert (caught.value.code, caught.value.param) == ("invalid_provider_options", "tools")
