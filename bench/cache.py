@@ -1,13 +1,14 @@
 """Exact-cache benchmark: what a lookup adds to a miss, and what a hit costs against a miss.
 
     python bench/cache.py                 # lookup cost on a miss, against the local Redis
-    python bench/cache.py --http          # also hit vs miss through the app (fake upstream, in-process)
+    python bench/cache.py --http          # also hit vs miss through a live gateway over HTTP
 
 Part 1 times the work a cache miss adds to a request: building the key (canonical JSON + SHA-256 of the
 body) and one Redis GET that finds nothing. Target: under 1 ms at p50 for a typical chat body.
-Part 2 sends the same request through the Flask app with policy ``bypass`` (no cache work), ``read_write``
-misses (unique bodies) and ``read_write`` hits, against a local fake upstream that answers after
-``--upstream-ms`` milliseconds, and prints the latency ratio hit/miss and the added cost of a miss.
+Part 2 starts the real gateway (gunicorn, one gevent worker, embedded store, Redis DB 13) and two canned
+upstreams (instant, and one that answers after ``--upstream-ms``), then times ``bypass`` requests, ``read_only``
+misses (lookup only), ``read_write`` misses (lookup + write) and ``read_write`` hits over HTTP, and prints the
+hit/miss latency ratio and what the lookup adds to a miss. Keys it created in DB 13 are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -96,8 +97,115 @@ def bench_lookup(rounds: int) -> dict[str, float]:
     return results
 
 
-def bench_http(rounds: int, upstream_ms: float) -> None:
-    raise SystemExit("--http needs the app fixture harness (not landed yet)")
+HTTP_REDIS_URL = os.environ.get("BENCH_HTTP_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def serve_upstream(port: int, delay_ms: float) -> None:
+    """A canned OpenAI-style upstream (bench/instant_upstream.py) that waits ``delay_ms`` before answering."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+    from gevent.pywsgi import WSGIServer
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import instant_upstream
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if delay_ms:
+            gevent.sleep(delay_ms / 1000.0)
+        return instant_upstream.app(environ, start_response)
+
+    WSGIServer(("127.0.0.1", port), app, log=None, handler_class=instant_upstream.NoDelayHandler).serve_forever()
+
+
+def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
+    """Part 2: bypass / read_only miss / read_write miss / hit through a live gunicorn gateway (gevent worker).
+
+    Two upstreams: ``openai`` answers instantly (pure gateway cost), ``mistral`` after ``upstream_ms``.
+    """
+    import subprocess
+    import tempfile
+
+    import redis
+    import requests
+
+    from app.security.api_keys import mint
+    from tests import live_server
+
+    admin = redis.Redis.from_url(HTTP_REDIS_URL, socket_timeout=5)
+    before = set(admin.scan_iter(match="kt:*", count=1000))
+    ports = {"openai": live_server.free_port(), "mistral": live_server.free_port()}
+    delays = {"openai": 0.0, "mistral": upstream_ms}
+    upstreams = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve-upstream",
+                                   str(ports[name]), str(delays[name])]) for name in ports]
+    key = mint()
+    log_path = Path(tempfile.mkdtemp()) / "bench-cache-gateway.log"
+    env = {f"KILLTOKEN_UPSTREAM_URL_{name.upper()}": f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env.update({"KILLTOKEN_BOOTSTRAP_TENANTS": f"bench:{key}", "KILLTOKEN_LOG_LEVEL": "WARNING",
+                "REDIS_URL": HTTP_REDIS_URL, "KILLTOKEN_CACHE_ENABLED": "true", "KILLTOKEN_TASKS_MODE": "inprocess",
+                "KILLTOKEN_CACHE_TTL_SECONDS": "600"})
+    gateway = live_server.start(env, log_path)
+    session = requests.Session()
+    session.trust_env = False
+    auth = {"authorization": f"Bearer {key}"}
+    results: dict[str, float] = {}
+    try:
+        for provider in ports:
+            created = session.post(gateway.base_url + "/v1/provider-credentials", headers=auth,
+                                   json={"provider": provider, "apiKey": f"sk-bench-{provider}-0000"})
+            assert created.status_code == 201, created.text
+        url = gateway.base_url + "/v1/chat"
+        run = uuid.uuid4().hex
+        print(f"\nPart 2 — through HTTP (gunicorn, 1 gevent worker, embedded store), {rounds} requests each, "
+              "concurrency 1")
+        for provider, model in (("openai", "gpt-4.1-mini"), ("mistral", "mistral-small-latest")):
+            counter = [0]
+
+            def send(policy: str | None, unique: bool, provider: str = provider, model: str = model) -> str:
+                counter[0] += 1
+                text = f"{run} {counter[0]}" if unique else f"{run} the same question"
+                body: dict[str, Any] = {"provider": provider, "model": model,
+                                        "messages": [{"role": "user", "content": text}],
+                                        "providerOptions": {"temperature": 0}}
+                if policy:
+                    body["cachePolicy"] = {"exactCache": policy}
+                response = session.post(url, json=body, headers=auth, timeout=30)
+                assert response.status_code == 200, response.text[:300]
+                return response.json()["metrics"]["cacheStatus"]
+
+            assert send("read_write", False) == "miss"
+            assert send("read_write", False) == "hit"
+            cases = {
+                "bypass (no cache)": lambda: send(None, True),
+                "read_only miss (lookup)": lambda: send("read_only", True),
+                "read_write miss (lookup+write)": lambda: send("read_write", True),
+                "read_write hit": lambda: send("read_write", False),
+            }
+            print(f" upstream {provider}: answers after {delays[provider]:g} ms")
+            medians = {}
+            for label, func in cases.items():
+                samples = timed(func, rounds)
+                medians[label] = statistics.median(samples)
+                print(line(label, samples))
+            hit, miss = medians["read_write hit"], medians["read_write miss (lookup+write)"]
+            lookup = medians["read_only miss (lookup)"] - medians["bypass (no cache)"]
+            print(f"  hit/miss latency ratio (p50): {hit / miss:.3f}   "
+                  f"(a hit takes {hit:.2f} ms, a miss {miss:.2f} ms)")
+            print(f"  lookup added to a miss (read_only miss − bypass, p50): {lookup:+.3f} ms; "
+                  f"lookup + write: {miss - medians['bypass (no cache)']:+.3f} ms")
+            results[f"{provider}_ratio"] = hit / miss
+            results[f"{provider}_lookup_ms"] = lookup
+    finally:
+        gateway.stop()
+        for process in upstreams:
+            process.kill()
+            process.wait()
+        created_keys = set(admin.scan_iter(match="kt:*", count=1000)) - before
+        if created_keys:
+            admin.delete(*created_keys)
+        admin.close()
+    return results
 
 
 def main() -> int:
@@ -106,8 +214,12 @@ def main() -> int:
     parser.add_argument("--http", action="store_true", help="also time hit vs miss through the app")
     parser.add_argument("--http-rounds", type=int, default=300)
     parser.add_argument("--upstream-ms", type=float, default=50.0,
-                        help="fake upstream answer delay (a real provider takes 300 ms to many seconds)")
+                        help="the slow fake upstream's delay (a real provider takes 300 ms to many seconds)")
+    parser.add_argument("--serve-upstream", nargs=2, metavar=("PORT", "DELAY_MS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_upstream:
+        serve_upstream(int(args.serve_upstream[0]), float(args.serve_upstream[1]))
+        return 0
     bench_lookup(args.rounds)
     if args.http:
         bench_http(args.http_rounds, args.upstream_ms)
