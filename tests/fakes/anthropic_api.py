@@ -4,9 +4,9 @@
 (``{"type": "error", "error": {"type", "message"}}``): a wrong or missing ``x-api-key`` (401
 ``authentication_error``), a missing ``anthropic-version`` header, a missing ``model`` or ``max_tokens``,
 roles other than user/assistant, two consecutive messages of the same role, empty text blocks, images without
-a valid source, a ``tool_result`` that answers no earlier ``tool_use``, and ``system`` that is neither a string
-nor text blocks. It answers a message whose usage has all four buckets (``DEFAULT_USAGE``); ``tool_use`` makes
-it answer a tool_use block instead of text.
+a valid source, a ``tool_use`` not answered first thing in the next user message (or a ``tool_result`` that
+answers none), and ``system`` that is neither a string nor text blocks. It answers a message whose usage has
+all four buckets (``DEFAULT_USAGE``); ``tool_use`` makes it answer a tool_use block instead of text.
 """
 
 from __future__ import annotations
@@ -115,11 +115,29 @@ def _block_problem(block: Any, role: str, tool_ids: set[str]) -> str | None:
     return f"messages: content block type {kind!r} is not valid for role {role}"
 
 
+def _tool_pairing_problem(message: dict[str, Any], pending: set[str]) -> str | None:
+    """Every tool_use must be answered first thing in the very next user message, as Anthropic requires."""
+    content = message.get("content") if isinstance(message.get("content"), list) else []
+    results = [b.get("tool_use_id") for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+    leading = 0
+    while leading < len(content) and isinstance(content[leading], dict) and \
+            content[leading].get("type") == "tool_result":
+        leading += 1
+    if results and leading != len(results):
+        return "messages: tool_result blocks must come first in the user message"
+    if pending - set(results):
+        return "messages: tool_use ids were found without tool_result blocks immediately after"
+    if set(results) - pending:
+        return "messages: tool_result answers a tool_use that is not in the previous message"
+    return None
+
+
 def _messages_problem(messages: Any) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"
     previous = None
     tool_ids: set[str] = set()
+    pending: set[str] = set()
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
         if role not in ("user", "assistant"):
@@ -128,16 +146,24 @@ def _messages_problem(messages: Any) -> str | None:
             return "messages: roles must alternate between user and assistant"
         previous = role
         content = message.get("content")
+        if role == "user":
+            problem = _tool_pairing_problem(message, pending)
+            if problem:
+                return problem
+            pending = set()
         if isinstance(content, str):
             if not content:
                 return "messages: text content must be non-empty"
             continue
         if not isinstance(content, list) or not content:
             return "messages: content must be a non-empty string or list"
+        before = set(tool_ids)
         for block in content:
             problem = _block_problem(block, role, tool_ids)
             if problem:
                 return problem
+        if role == "assistant":
+            pending = tool_ids - before
     return None
 
 

@@ -4,9 +4,10 @@
 ``x-goog-api-key`` → 403 ``PERMISSION_DENIED``; a wrong key → 400 ``INVALID_ARGUMENT`` with ErrorInfo reason
 ``API_KEY_INVALID`` (Google answers a bad key with 400); a key in the URL (``?key=``) is refused too, since
 KillToken must never send one there. It checks the path (and the model, when given), non-empty ``contents``
-with roles ``user``/``model`` only and non-empty ``parts`` holding exactly one data field each, and
-``systemInstruction`` parts. It answers a candidate with usage metadata including cached and thought tokens
-(``DEFAULT_USAGE``); ``function_call`` makes it answer a functionCall part instead of text.
+with roles ``user``/``model`` only and non-empty ``parts`` holding exactly one data field each, as many
+``functionResponse`` parts as the preceding turn had ``functionCall`` parts, and ``systemInstruction`` parts.
+It answers a candidate with usage metadata including cached and thought tokens (``DEFAULT_USAGE``);
+``function_call`` makes it answer a functionCall part instead of text.
 """
 
 from __future__ import annotations
@@ -100,15 +101,24 @@ def _parts_problem(parts: Any) -> str | None:
     return None
 
 
+def _count(content: Any, field: str) -> int:
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return sum(1 for p in parts or [] if isinstance(p, dict) and field in p)
+
+
 def _contents_problem(contents: Any) -> str | None:
     if not isinstance(contents, list) or not contents:
         return "contents is not specified"
-    for content in contents:
+    for index, content in enumerate(contents):
         if not isinstance(content, dict) or content.get("role") not in ("user", "model"):
             return "Please use a valid role: user, model."
         problem = _parts_problem(content.get("parts"))
         if problem:
             return problem
+        responses = _count(content, "functionResponse")
+        if responses and (index == 0 or responses != _count(contents[index - 1], "functionCall")):
+            return ("Please ensure that the number of function response parts is equal to the number of "
+                    "function call parts of the function call turn.")
     return None
 
 

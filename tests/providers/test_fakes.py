@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -24,7 +25,8 @@ def session() -> Iterator[requests.Session]:
         yield s
 
 
-def serve(fake: ScriptedFake) -> Iterator[str]:
+@contextmanager
+def served(fake: ScriptedFake) -> Iterator[str]:
     server = fake.serve()
     try:
         yield server.origin
@@ -35,7 +37,7 @@ def serve(fake: ScriptedFake) -> Iterator[str]:
 @pytest.fixture
 def openai_fake() -> Iterator[tuple[ScriptedFake, str]]:
     fake = openai_handler(KEY)
-    for origin in serve(fake):
+    with served(fake) as origin:
         yield fake, origin
 
 
@@ -88,7 +90,7 @@ def test_refused_request_does_not_use_up_the_script(openai_fake: tuple[ScriptedF
 
 def test_anthropic_fake_rules(session: requests.Session) -> None:
     fake = anthropic_handler(KEY)
-    for origin in serve(fake):
+    with served(fake) as origin:
         url = origin + "/v1/messages"
         headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
         base = {"model": "claude", "max_tokens": 10}
@@ -113,7 +115,7 @@ def test_anthropic_fake_rules(session: requests.Session) -> None:
 
 def test_gemini_fake_rules(session: requests.Session) -> None:
     fake = gemini_handler(KEY, model="gemini-2.5-flash")
-    for origin in serve(fake):
+    with served(fake) as origin:
         url = origin + "/v1beta/models/gemini-2.5-flash:generateContent"
         body = {"contents": [{"role": "user", "parts": [{"text": "x"}]}]}
         assert session.post(url, json=body).status_code == 403
@@ -134,7 +136,7 @@ def test_gemini_fake_rules(session: requests.Session) -> None:
 
 def test_azure_fake_rules(session: requests.Session) -> None:
     fake = azure_handler(KEY, "dep1", api_version="2024-10-21")
-    for origin in serve(fake):
+    with served(fake) as origin:
         url = origin + "/openai/deployments/dep1/chat/completions"
         body = {"messages": [{"role": "user", "content": "x"}]}
         assert session.post(url + "?api-version=2024-10-21", json=body,
@@ -142,3 +144,36 @@ def test_azure_fake_rules(session: requests.Session) -> None:
         assert session.post(url, json=body, headers={"api-key": KEY}).status_code == 404
         ok = session.post(url + "?api-version=2024-10-21", json=body, headers={"api-key": KEY})
         assert (ok.status_code, ok.json()["model"]) == (200, "dep1")
+
+
+def test_anthropic_fake_tool_pairing(session: requests.Session) -> None:
+    fake = anthropic_handler(KEY)
+    with served(fake) as origin:
+        headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+        use = {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]}
+        result = {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}
+        text = {"type": "text", "text": "next"}
+
+        def status(*messages: dict) -> int:
+            body = {"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "go"}, *messages]}
+            return session.post(origin + "/v1/messages", json=body, headers=headers).status_code
+
+        assert status(use, {"role": "user", "content": [result, text]}) == 200
+        assert status(use, {"role": "user", "content": [text, result]}) == 400
+        assert status(use, {"role": "user", "content": [text]}) == 400
+
+
+def test_gemini_fake_function_response_count(session: requests.Session) -> None:
+    fake = gemini_handler(KEY)
+    with served(fake) as origin:
+        call_ = {"functionCall": {"name": "f", "args": {}}}
+        reply = {"functionResponse": {"name": "f", "response": {}}}
+        url = origin + "/v1beta/models/m:generateContent"
+
+        def status(*responses: dict) -> int:
+            contents = [{"role": "user", "parts": [{"text": "go"}]}, {"role": "model", "parts": [call_, call_]},
+                        {"role": "user", "parts": list(responses)}]
+            return session.post(url, json={"contents": contents}, headers={"x-goog-api-key": KEY}).status_code
+
+        assert status(reply, reply) == 200
+        assert status(reply) == 400
