@@ -117,6 +117,8 @@ def framed_tokens(messages: list[dict[str, Any]], encoding_name: str) -> tuple[i
                 total += text_tokens(value, encoding_name)
                 if key == "name":
                     total += TOKENS_PER_NAME
+                elif key != "role":
+                    exact = False  # e.g. tool_call_id: framed by rules the cookbook does not state
     return total + REPLY_PRIMING, exact
 
 

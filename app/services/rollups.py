@@ -24,7 +24,6 @@ from app.store import traces
 log = logging.getLogger("killtoken.rollups")
 
 SCAN_OVERLAP = timedelta(minutes=15)   # > the longest request, so traces written late are still scanned
-FIRST_SCAN = timedelta(days=2)
 REBUILD_BATCH = 500
 TOP_TEMPLATES_PER_BUCKET = 100
 UNTAGGED = "(untagged)"
@@ -196,7 +195,7 @@ def rebuild(db: Database, bucket_id: str, now: datetime | None = None) -> bool:
 def scan_new_traces(db: Database, now: datetime) -> int:
     """Mark the buckets of traces written since the last scan (with an overlap for late writes)."""
     last = store.scanned_until(db)
-    since = (last - SCAN_OVERLAP) if last is not None else now - FIRST_SCAN
+    since = (last - SCAN_OVERLAP) if last is not None else datetime(1970, 1, 1)  # first run: everything
     seen: dict[str, dict[str, Any]] = {}
     fields = {"tenantId": 1, "createdAt": 1, "provider": 1, "model": 1, "feature": 1}
     for trace in traces.collection(db).find({"createdAt": {"$gte": since}}, fields):
