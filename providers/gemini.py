@@ -55,6 +55,7 @@ _GENERATION_NATIVE = frozenset({
 })
 # Native top-level request fields.
 _TOP_LEVEL_NATIVE = frozenset({"safetySettings", "cachedContent", "toolConfig", "labels"})
+_VERTEX_ONLY = frozenset({"labels"})  # Vertex AI takes request labels; the Gemini Developer API refuses them
 _TRANSLATED = frozenset({"stop", "response_format", "tools", "tool_choice", "generationConfig"})
 SUPPORTED_OPTIONS = frozenset(_GENERATION_RENAMES) | _GENERATION_NATIVE | _TOP_LEVEL_NATIVE | _TRANSLATED
 
@@ -194,7 +195,7 @@ def to_gemini_body(request: ChatRequest, provider: str = PROVIDER_ID) -> Json:
     """The generateContent body for a canonical request (the model goes in the URL, not the body)."""
     options = request.options
     for name in options:
-        if name not in SUPPORTED_OPTIONS:
+        if name not in SUPPORTED_OPTIONS or (name in _VERTEX_ONLY and provider == PROVIDER_ID):
             raise unsupported_option(provider, name)
     system, contents = to_gemini_contents(request.messages)
     body: Json = {"contents": contents}

@@ -97,7 +97,7 @@ def test_named_tool_choice_and_native_generation_config() -> None:
     assert body["generationConfig"] == {"responseMimeType": "application/json", "responseModalities": ["TEXT"]}
 
 
-@pytest.mark.parametrize("option", ["user", "parallel_tool_calls", "logit_bias", "thinking", "stream"])
+@pytest.mark.parametrize("option", ["user", "parallel_tool_calls", "logit_bias", "thinking", "stream", "labels"])
 def test_unsupported_options(option: str) -> None:
     request = ChatRequest(provider="gemini", model="m", messages=[{"role": "user", "content": "x"}],
                           options={option: True})
@@ -216,3 +216,9 @@ def test_thought_signatures_survive_the_openai_shape() -> None:
         {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2lnLTE="},
         {"functionCall": {"name": "g", "args": {}}},
     ]}
+
+
+def test_labels_are_for_vertex_only() -> None:
+    request = ChatRequest(provider="google_vertex", model="m", messages=[{"role": "user", "content": "x"}],
+                          options={"labels": {"team": "a"}})
+    assert gemini.to_gemini_body(request, "google_vertex")["labels"] == {"team": "a"}
