@@ -60,6 +60,20 @@ def timed(func: Callable[[], Any], rounds: int) -> list[float]:
     return samples
 
 
+def interleaved(cases: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Time the cases round-robin, so load from anything else on the machine hits them all alike."""
+    samples: dict[str, list[float]] = {label: [] for label in cases}
+    for _ in range(10):
+        for func in cases.values():
+            func()
+    for _ in range(rounds):
+        for label, func in cases.items():
+            start = time.perf_counter()
+            func()
+            samples[label].append((time.perf_counter() - start) * 1000.0)
+    return samples
+
+
 def line(label: str, samples: list[float]) -> str:
     return (f"  {label:<34} p50 {statistics.median(samples):7.3f} ms   p99 {percentile(samples, 99):7.3f} ms"
             f"   mean {statistics.fmean(samples):7.3f} ms")
@@ -162,7 +176,8 @@ def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
         for provider, model in (("openai", "gpt-4.1-mini"), ("mistral", "mistral-small-latest")):
             counter = [0]
 
-            def send(policy: str | None, unique: bool, provider: str = provider, model: str = model) -> str:
+            def send(policy: str | None, unique: bool, provider: str = provider, model: str = model,
+                     counter: list[int] = counter) -> str:
                 counter[0] += 1
                 text = f"{run} {counter[0]}" if unique else f"{run} the same question"
                 body: dict[str, Any] = {"provider": provider, "model": model,
@@ -184,8 +199,7 @@ def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
             }
             print(f" upstream {provider}: answers after {delays[provider]:g} ms")
             medians = {}
-            for label, func in cases.items():
-                samples = timed(func, rounds)
+            for label, samples in interleaved(cases, rounds).items():
                 medians[label] = statistics.median(samples)
                 print(line(label, samples))
             hit, miss = medians["read_write hit"], medians["read_write miss (lookup+write)"]
