@@ -11,8 +11,10 @@ import pytest
 import requests
 
 from app.errors import ApiError
+from app.extensions import handles
 from providers import aws_bedrock
 from providers.base import AuthContext, ChatRequest, Credential, ParsedResponse, UpstreamRequest, Usage
+from tests.conftest import PROXY_CANARIES, assert_no_canary, make_gateway
 from tests.fakes.bedrock import AwsKey, FakeBedrock
 
 ADAPTER = aws_bedrock.ADAPTER
@@ -501,3 +503,94 @@ def test_malformed_success_body_is_provider_error() -> None:
     with pytest.raises(ApiError) as caught:
         ADAPTER.parse_response({"unexpected": True})
     assert caught.value.code == "provider_error"
+
+
+# ---- through the gateway: credential API, /v1/chat and both wrappers ---------------------------------------
+
+@pytest.fixture
+def gateway(fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in PROXY_CANARIES.items():
+        monkeypatch.setenv(name, value)
+    gw = make_gateway({"KILLTOKEN_UPSTREAM_URL_AWS_BEDROCK": fake.origin})
+    handles(gw.app).session  # noqa: B018  (created first: Handles.tokens takes its lock and then asks for it)
+    return gw
+
+
+def store_bedrock(gw: Any, key: AwsKey = TENANT, **config: Any) -> tuple[str, str]:
+    tenant_key = gw.tenant()
+    body = gw.add_credential(tenant_key, "aws_bedrock", config={"region": "us-east-1", **config}, secrets={
+        "accessKeyId": key.access_key_id, "secretAccessKey": key.secret_access_key,
+        **({"sessionToken": key.session_token} if key.session_token else {})})
+    assert key.secret_access_key not in json.dumps(body)
+    assert body["secretFields"] == sorted(["accessKeyId", "secretAccessKey"] + (
+        ["sessionToken"] if key.session_token else []))
+    return tenant_key, body["id"]
+
+
+def test_gateway_credential_test_and_chat(gateway: Any, fake: FakeBedrock) -> None:
+    tenant_key, credential_id = store_bedrock(gateway, TEMPORARY)
+    tested = gateway.client.post(f"/v1/provider-credentials/{credential_id}/test", headers=gateway.auth(tenant_key))
+    assert tested.get_json()["ok"] is True
+    assert fake.calls[-1].body == {"messages": [{"role": "user", "content": [{"text": "ping"}]}],
+                                   "inferenceConfig": {"maxTokens": 1}}
+    fake.usage = {"inputTokens": 100, "outputTokens": 50, "totalTokens": 1350, "cacheReadInputTokens": 1000,
+                  "cacheWriteInputTokens": 200}
+    response = gateway.chat(tenant_key, provider="aws_bedrock", model=HAIKU,
+                            messages=[{"role": "user", "content": "Hello"}])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["response"] == {"output": {"message": {"role": "assistant", "content": [
+        {"text": "Hello from Bedrock"}]}}, "stopReason": "end_turn", "usage": fake.usage, "metrics": {"latencyMs": 42}}
+    assert body["metrics"]["usage"] == {"inputTokens": 1300, "cachedInputTokens": 1000, "cacheWriteInputTokens": 200,
+                                        "outputTokens": 50, "reasoningTokens": 0, "totalTokens": 1350}
+    assert fake.seen_access_key_ids() == {TEMPORARY.access_key_id}
+    assert_no_canary(body, [(r.headers, r.body) for r in fake.server.requests])
+
+
+def test_gateway_openai_wrapper_translates_converse(gateway: Any, fake: FakeBedrock) -> None:
+    tenant_key, _ = store_bedrock(gateway)
+    response = gateway.client.post("/v1/openai/chat/completions", headers=gateway.auth(
+        tenant_key, **{"x-killtoken-provider": "aws_bedrock"}), json={
+        "model": "amazon.nova-micro-v1:0", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 9})
+    assert response.status_code == 200, response.get_json()
+    completion = response.get_json()
+    assert completion["object"] == "chat.completion"
+    assert completion["choices"][0]["message"]["content"] == "Hello from Bedrock"
+    assert completion["usage"]["prompt_tokens"] == 12
+    assert fake.calls[-1].body["inferenceConfig"] == {"maxTokens": 9}
+
+
+def test_gateway_anthropic_wrapper_keeps_cache_control_via_invoke_model(gateway: Any, fake: FakeBedrock) -> None:
+    tenant_key, _ = store_bedrock(gateway)
+    system = [{"type": "text", "text": "Long policy", "cache_control": {"type": "ephemeral"}}]
+    response = gateway.client.post("/v1/anthropic/messages", headers=gateway.auth(
+        tenant_key, **{"x-killtoken-provider": "aws_bedrock"}), json={
+        "model": HAIKU, "max_tokens": 50, "system": system, "messages": [{"role": "user", "content": "Hello"}]})
+    assert response.status_code == 200, response.get_json()
+    assert (fake.calls[-1].operation, fake.calls[-1].body["system"]) == ("invoke", system)
+    message = response.get_json()
+    assert (message["id"], message["content"]) == (
+        "msg_bdrk_01", [{"type": "text", "text": "Hello from Claude on Bedrock"}])
+    assert message["usage"]["cache_read_input_tokens"] == 1000
+
+
+def test_gateway_refuses_bad_secrets_without_echo(gateway: Any) -> None:
+    tenant_key = gateway.tenant()
+    response = gateway.client.post("/v1/provider-credentials", headers=gateway.auth(tenant_key), json={
+        "provider": "aws_bedrock", "secrets": {"accessKeyId": "", "secretAccessKey": "SECRETVALUE-1234"},
+        "config": {"region": "us-east-1"}})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_provider_secrets"
+    assert "SECRETVALUE" not in response.get_data(as_text=True)
+
+
+def test_gateway_wrong_secret_is_provider_auth_failed(gateway: Any, fake: FakeBedrock) -> None:
+    tenant_key = gateway.tenant()
+    gateway.add_credential(tenant_key, "aws_bedrock", config={"region": "us-east-1"}, secrets={
+        "accessKeyId": TENANT.access_key_id, "secretAccessKey": "wrong-secret-value-0123456789"})
+    response = gateway.chat(tenant_key, provider="aws_bedrock", model=HAIKU,
+                            messages=[{"role": "user", "content": "Hello"}])
+    assert response.status_code == 424
+    assert response.get_json()["error"] == {
+        "code": "provider_auth_failed",
+        "message": "aws_bedrock refused the stored credential: HTTP 403 (InvalidSignatureException)"}

@@ -12,9 +12,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.errors import ApiError
+from app.extensions import handles
 from providers import google_vertex
 from providers.base import AuthContext, ChatRequest, Credential, ParsedResponse, UpstreamRequest, Usage
 from providers.google_tokens import GoogleTokenSource
+from tests.conftest import PROXY_CANARIES, assert_no_canary, make_gateway
 from tests.fakes.google import FakeGoogle, ServiceAccount, make_service_account
 
 ADAPTER = google_vertex.ADAPTER
@@ -372,3 +374,94 @@ def test_upstream_request_carries_only_bearer(fake: FakeGoogle, auth: AuthContex
     assert set(upstream.headers) == {"content-type", "authorization"}
     assert upstream.headers["authorization"].startswith("Bearer ya29.fake-")
     assert isinstance(upstream, UpstreamRequest)
+
+
+# ---- through the gateway: credential API, /v1/chat and both wrappers ---------------------------------------
+
+@pytest.fixture
+def gateway(fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in PROXY_CANARIES.items():
+        monkeypatch.setenv(name, value)
+    gw = make_gateway({"KILLTOKEN_UPSTREAM_URL_GOOGLE_VERTEX": fake.vertex_origin,
+                       "KILLTOKEN_GOOGLE_TOKEN_URL": fake.token_url})
+    handles(gw.app).session  # noqa: B018  (created first: Handles.tokens takes its lock and then asks for it)
+    return gw
+
+
+VERTEX_CONFIG = {"projectId": "proj-a-123", "location": "us-central1", "defaultModel": GEMINI}
+
+
+def store_vertex(gw: Any, account: ServiceAccount = ACCOUNT_A, config: dict[str, Any] | None = None
+                 ) -> tuple[str, str]:
+    tenant_key = gw.tenant()
+    body = gw.add_credential(tenant_key, "google_vertex", secrets=account.secrets(),
+                             config=config or VERTEX_CONFIG)
+    assert "PRIVATE KEY" not in json.dumps(body)
+    return tenant_key, body["id"]
+
+
+def test_gateway_credential_test_is_token_exchange_plus_call(gateway: Any, fake: FakeGoogle) -> None:
+    tenant_key, credential_id = store_vertex(gateway)
+    tested = gateway.client.post(f"/v1/provider-credentials/{credential_id}/test", headers=gateway.auth(tenant_key))
+    assert tested.get_json()["ok"] is True
+    assert [e.client_email for e in fake.exchanges] == [ACCOUNT_A.client_email]
+    assert fake.vertex_calls[0].body["generationConfig"] == {"maxOutputTokens": 1}
+
+
+def test_gateway_chat_gemini_and_claude_through_three_entry_points(gateway: Any, fake: FakeGoogle) -> None:
+    tenant_key, _ = store_vertex(gateway)
+    hello = [{"role": "user", "content": "Hello"}]
+    gemini = gateway.chat(tenant_key, provider="google_vertex", model=GEMINI, messages=hello).get_json()
+    assert gemini["response"]["candidates"][0]["content"]["parts"] == [{"text": "Hello from Gemini"}]
+    assert gemini["metrics"]["usage"]["inputTokens"] == 8
+    headers = gateway.auth(tenant_key, **{"x-killtoken-provider": "google_vertex"})
+    completion = gateway.client.post("/v1/openai/chat/completions", headers=headers,
+                                     json={"model": CLAUDE, "messages": hello}).get_json()
+    assert completion["choices"][0]["message"]["content"] == "Hello from Claude on Vertex"
+    system = [{"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}}]
+    message = gateway.client.post("/v1/anthropic/messages", headers=headers, json={
+        "model": CLAUDE, "max_tokens": 20, "system": system, "messages": hello}).get_json()
+    assert message["id"] == "msg_vrtx_01"
+    assert fake.vertex_calls[-1].body == {"anthropic_version": "vertex-2023-10-16", "max_tokens": 20,
+                                          "system": system, "messages": hello}
+    assert [c.method for c in fake.vertex_calls] == ["generateContent", "rawPredict", "rawPredict"]
+    assert {c.client_email for c in fake.vertex_calls} == {ACCOUNT_A.client_email}
+    assert len(fake.exchanges) == 1
+    assert_no_canary(gemini, completion, message, [(r.headers, r.body) for r in fake.vertex_server.requests])
+
+
+def test_gateway_credential_update_switches_token(gateway: Any, fake: FakeGoogle) -> None:
+    tenant_key, credential_id = store_vertex(gateway)
+    hello = [{"role": "user", "content": "Hello"}]
+    gateway.chat(tenant_key, provider="google_vertex", model=GEMINI, messages=hello)
+    old_token = fake.vertex_calls[-1].token
+    patched = gateway.client.patch(f"/v1/provider-credentials/{credential_id}", headers=gateway.auth(tenant_key),
+                                   json={"secrets": ROTATED_A.secrets()})
+    assert patched.status_code == 200, patched.get_json()
+    for _ in range(2):
+        assert gateway.chat(tenant_key, provider="google_vertex", model=GEMINI, messages=hello).status_code == 200
+    assert [c.token == old_token for c in fake.vertex_calls] == [True, False, False]
+
+
+def test_gateway_upstream_401_then_recovery(gateway: Any, fake: FakeGoogle) -> None:
+    tenant_key, _ = store_vertex(gateway)
+    hello = [{"role": "user", "content": "Hello"}]
+    assert gateway.chat(tenant_key, provider="google_vertex", model=GEMINI, messages=hello).status_code == 200
+    fake.revoke_next_call = True
+    refused = gateway.chat(tenant_key, provider="google_vertex", model=GEMINI, messages=hello)
+    assert refused.status_code == 424
+    assert refused.get_json()["error"]["code"] == "provider_auth_failed"
+    assert gateway.chat(tenant_key, provider="google_vertex", model=GEMINI, messages=hello).status_code == 200
+    assert len(fake.exchanges) == 2
+
+
+def test_gateway_refuses_corrupted_key_without_any_call(gateway: Any, fake: FakeGoogle) -> None:
+    tenant_key = gateway.tenant()
+    response = gateway.client.post("/v1/provider-credentials", headers=gateway.auth(tenant_key), json={
+        "provider": "google_vertex", "config": VERTEX_CONFIG,
+        "secrets": {**ACCOUNT_A.secrets(), "privateKey": ACCOUNT_A.private_key_pem[:400]}})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_provider_secrets"
+    assert "secrets.privateKey" in response.get_json()["error"]["message"]
+    assert ACCOUNT_A.private_key_pem[100:140] not in response.get_data(as_text=True)
+    assert fake.token_requests == 0
