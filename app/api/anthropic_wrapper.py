@@ -26,12 +26,13 @@ def _parse(feature_header: str | None) -> gateway.Incoming:
     provider, model = wrapper_fields.choose_provider(body.get("model"), "anthropic")
     messages, options = parse_anthropic_request(body)
     metadata = parse_metadata(body.get("metadata"))
+    mode = parse_mode(request.headers.get("x-killtoken-optimization-mode"))
     native = {k: v for k, v in body.items() if k not in _KILLTOKEN_FIELDS}
     native["model"] = model
     return gateway.Incoming(
         entry_point="anthropic", entry_format=FORMAT_ANTHROPIC, provider=provider, model=model,
-        messages=messages, options=options, key_body={**body, "model": model, "provider": provider},
-        optimization_mode=parse_mode(request.headers.get("x-killtoken-optimization-mode")), metadata=metadata,
+        messages=messages, options=options, key_body={**body, "model": model, "provider": provider, "optimizationMode": mode},
+        optimization_mode=mode, metadata=metadata,
         feature=parse_feature(metadata, feature_header), cache_policy=wrapper_fields.cache_policy(),
         idempotency_key=wrapper_fields.idempotency_key(), native_body=native,
     )

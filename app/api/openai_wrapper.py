@@ -23,10 +23,11 @@ def _parse(feature_header: str | None) -> gateway.Incoming:
     provider, model = wrapper_fields.choose_provider(body.get("model"), "openai")
     messages, options = parse_openai_request(body)
     metadata = parse_metadata(body.get("metadata"))
+    mode = parse_mode(request.headers.get("x-killtoken-optimization-mode"))
     return gateway.Incoming(
         entry_point="openai", entry_format=FORMAT_OPENAI, provider=provider, model=model, messages=messages,
-        options=options, key_body={**body, "model": model, "provider": provider},
-        optimization_mode=parse_mode(request.headers.get("x-killtoken-optimization-mode")), metadata=metadata,
+        options=options, key_body={**body, "model": model, "provider": provider, "optimizationMode": mode},
+        optimization_mode=mode, metadata=metadata,
         feature=parse_feature(metadata, feature_header), cache_policy=wrapper_fields.cache_policy(),
         idempotency_key=wrapper_fields.idempotency_key(),
     )

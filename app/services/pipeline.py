@@ -306,7 +306,12 @@ class Gateway:
         if store is None:
             run.trace["idempotencyStatus"] = "disabled"
             return None
-        claim = store.begin(tenant.tenant_id, incoming.entry_point, incoming.idempotency_key, fingerprint)
+        try:
+            claim = store.begin(tenant.tenant_id, incoming.entry_point, incoming.idempotency_key, fingerprint)
+        except ApiError as error:
+            if error.code == "idempotency_unavailable":
+                run.trace["idempotencyStatus"] = "unavailable"
+            raise
         run.trace["idempotencyStatus"] = "replayed" if claim.replay is not None else "new"
         return claim
 
