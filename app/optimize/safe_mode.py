@@ -41,13 +41,20 @@ class _Tally:
     counts: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
     count_tokens: bool = True
+    memo: dict[str, int] = field(default_factory=dict)
+
+    def text_tokens(self, text: str) -> int:
+        """Each distinct text of this request is encoded once (before, between steps, after)."""
+        if text not in self.memo:
+            self.memo[text] = text_tokens(text, self.encoding)
+        return self.memo[text]
 
     def run(self, text: str) -> str:
         new, steps = optimize_text(text)
         for name, count, before, after in steps:
             self.counts[name] = self.counts.get(name, 0) + count
             if self.count_tokens:
-                removed = text_tokens(before, self.encoding) - text_tokens(after, self.encoding)
+                removed = self.text_tokens(before) - self.text_tokens(after)
                 self.tokens[name] = self.tokens.get(name, 0) + removed
         return new
 
@@ -71,8 +78,8 @@ def apply_safe_mode(provider: str, model: str, messages: list[dict[str, Any]],
     if native_body is not None:
         native_tally = _Tally(tally.encoding, tally.ratio, count_tokens=False)
         new_native = optimize_anthropic_body(native_body, native_tally.run)
-    before = count_messages(provider, model, messages, ratio)
-    after = count_messages(provider, model, new_messages, ratio)
+    before = count_messages(provider, model, messages, ratio, tally.text_tokens)
+    after = count_messages(provider, model, new_messages, ratio, tally.text_tokens)
     applied = tally.applied()
     if encoding is None and ratio is not None:  # rounding of scaled parts: make them add up to the total
         _reconcile(applied, before.tokens - after.tokens)

@@ -22,7 +22,6 @@ from collections.abc import Callable
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TRAILING = re.compile(r"[ \t]+(\r?)$")
 _DECODER = json.JSONDecoder()
-MAX_JSON_CANDIDATE_CHARS = 2_000_000
 
 TRAILING_WHITESPACE = "trailing_whitespace"
 BLANK_LINES = "blank_lines"
@@ -151,49 +150,49 @@ def compact_json(text: str) -> tuple[str, int]:
     lines = text.split("\n")
     marks = protected_lines(lines)
     code = code_lines(lines)
+    offsets = [0] * (len(lines) + 1)
+    for index, line in enumerate(lines):
+        offsets[index + 1] = offsets[index] + len(line) + 1
+    limit = [len(text)] * len(lines)  # where the next fenced code line starts: JSON may not reach into it
+    for index in range(len(lines) - 1, -1, -1):
+        if index + 1 < len(lines):
+            limit[index] = offsets[index + 1] if code[index + 1] else limit[index + 1]
     out: list[str] = []
     count = 0
     index = 0
     while index < len(lines):
         line = lines[index]
-        if marks[index] or line[:1] not in ("{", "["):
-            out.append(line)
-            index += 1
-            continue
-        end = index
-        while end < len(lines) and not code[end]:
-            end += 1
-        replaced = _json_span(lines, index, end)
+        replaced = None
+        if not marks[index] and line[:1] in ("{", "["):
+            replaced = _json_span(text, offsets[index], limit[index])
         if replaced is None:
             out.append(line)
             index += 1
             continue
-        minified, last = replaced
+        minified, newlines = replaced
         out.append(minified)
         count += 1
-        index = last + 1
+        index += newlines + 1
     return "\n".join(out), count
 
 
-def _json_span(lines: list[str], start: int, end: int) -> tuple[str, int] | None:
-    """(minified line, index of the span's last line) when lines[start:] open a pretty JSON value."""
-    candidate = "\n".join(lines[start:end])[:MAX_JSON_CANDIDATE_CHARS]
+def _json_span(text: str, start: int, limit: int) -> tuple[str, int] | None:
+    """(minified line, newlines the span covers) when ``text[start:]`` opens a pretty JSON value."""
     try:
-        value, stop = _DECODER.raw_decode(candidate)
+        value, stop = _DECODER.raw_decode(text, start)
     except ValueError:
         return None
-    if not isinstance(value, dict | list):
+    if stop > limit or not isinstance(value, dict | list):
         return None
-    newline_after = candidate.find("\n", stop)
-    rest = candidate[stop:] if newline_after == -1 else candidate[stop:newline_after]
+    line_end = text.find("\n", stop)
+    rest = text[stop:] if line_end == -1 else text[stop:line_end]
     if rest.strip(" \t\r"):
         return None
-    span = candidate[:stop]
+    span = text[start:stop]
     minified = minify_json_text(span)
     if minified == span:
         return None
-    last = start + span.count("\n")
-    return minified + rest, last
+    return minified + rest, span.count("\n")
 
 
 TRANSFORMS: tuple[tuple[str, Callable[[str], tuple[str, int]]], ...] = (

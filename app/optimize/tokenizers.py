@@ -14,6 +14,7 @@ them by rules we do not reproduce.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -86,35 +87,41 @@ def count_text(provider: str, model: str, text: str, ratio: float | None = None)
 
 
 def count_messages(provider: str, model: str, messages: list[dict[str, Any]],
-                   ratio: float | None = None) -> TokenCount:
+                   ratio: float | None = None, counter: Callable[[str], int] | None = None) -> TokenCount:
     """Prompt tokens of canonical (OpenAI chat format) messages, framing included.
 
     ``ratio`` is the learned calibration for non-OpenAI models (None: 1.0, the raw o200k count).
     """
     enc = openai_encoding_name(provider, model)
     name = enc or APPROXIMATION_ENCODING
-    total, exact_shape = framed_tokens(messages, name)
+    total, exact_shape = framed_tokens(messages, name, counter)
     if enc is not None:
         return TokenCount(total, not exact_shape, enc)
     return TokenCount(_scaled(total, ratio), True, APPROXIMATION_ENCODING)
 
 
-def framed_tokens(messages: list[dict[str, Any]], encoding_name: str) -> tuple[int, bool]:
-    """(tokens with chat framing, whether every message had the plain shape the framing rule is exact for)."""
+def framed_tokens(messages: list[dict[str, Any]], encoding_name: str,
+                  counter: Callable[[str], int] | None = None) -> tuple[int, bool]:
+    """(tokens with chat framing, whether every message had the plain shape the framing rule is exact for).
+
+    ``counter`` replaces plain text counting (safe mode passes a per-request memo of the texts it already
+    counted).
+    """
+    count = counter or (lambda text: text_tokens(text, encoding_name))
     total = 0
     exact = True
     for message in messages:
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
             if key == "content":
-                tokens, plain = content_tokens(value, encoding_name)
+                tokens, plain = content_tokens(value, encoding_name, count)
                 total += tokens
                 exact = exact and plain
             elif key == "tool_calls":
                 total += tool_calls_tokens(value, encoding_name)
                 exact = False
             elif isinstance(value, str):
-                total += text_tokens(value, encoding_name)
+                total += count(value)
                 if key == "name":
                     total += TOKENS_PER_NAME
                 elif key != "role":
@@ -122,17 +129,19 @@ def framed_tokens(messages: list[dict[str, Any]], encoding_name: str) -> tuple[i
     return total + REPLY_PRIMING, exact
 
 
-def content_tokens(content: Any, encoding_name: str) -> tuple[int, bool]:
+def content_tokens(content: Any, encoding_name: str,
+                   counter: Callable[[str], int] | None = None) -> tuple[int, bool]:
     """Text tokens of a content value; non-text parts (images, audio, files) are not text and count 0."""
+    count = counter or (lambda text: text_tokens(text, encoding_name))
     if content is None:
         return 0, True
     if isinstance(content, str):
-        return text_tokens(content, encoding_name), True
+        return count(content), True
     if isinstance(content, list):
         total = 0
         for part in content:
             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                total += text_tokens(part["text"], encoding_name)
+                total += count(part["text"])
         return total, False
     return 0, False
 
