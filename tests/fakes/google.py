@@ -35,6 +35,10 @@ _GEMINI_FIELDS = {"contents", "systemInstruction", "generationConfig", "tools", 
                   "cachedContent", "labels"}
 
 
+GEMINI_USAGE = {"promptTokenCount": 8, "candidatesTokenCount": 4, "totalTokenCount": 12}
+CLAUDE_USAGE = {"input_tokens": 9, "output_tokens": 3}
+
+
 @dataclass(frozen=True)
 class ServiceAccount:
     client_email: str
@@ -104,9 +108,8 @@ class FakeGoogle:
     token_script: list[Answer] = field(default_factory=list)
     revoked_accounts: set[str] = field(default_factory=set)
     revoke_next_call: bool = False
-    gemini_usage: dict[str, int] = field(default_factory=lambda: {
-        "promptTokenCount": 8, "candidatesTokenCount": 4, "totalTokenCount": 12})
-    claude_usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 9, "output_tokens": 3})
+    gemini_usage: dict[str, int] = field(default_factory=lambda: dict(GEMINI_USAGE))
+    claude_usage: dict[str, int] = field(default_factory=lambda: dict(CLAUDE_USAGE))
     exchanges: list[Exchange] = field(default_factory=list)
     token_requests: int = 0
     issued: dict[str, Issued] = field(default_factory=dict)
@@ -146,6 +149,8 @@ class FakeGoogle:
         self.revoke_next_call = False
         self.expires_in = 3599
         self.token_delay_seconds = 0.0
+        self.gemini_usage = dict(GEMINI_USAGE)
+        self.claude_usage = dict(CLAUDE_USAGE)
 
     # ---- OAuth token endpoint ---------------------------------------------------------------------------
 
