@@ -158,3 +158,38 @@ def test_property_only_whitespace_and_json_formatting_change(
     assert outcome.tokens_before - outcome.tokens_after == sum(a["tokensRemoved"] for a in outcome.applied)
     again = apply_safe_mode(target[0], target[1], outcome.messages, None)
     assert again.messages == outcome.messages and again.applied == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces())
+def test_property_anthropic_body_only_text_blocks_change(prompt: tuple[str, list[str], list[tuple[str, str]]]
+                                                         ) -> None:
+    text, code_blocks, _ = prompt
+    body = {
+        "model": "claude-3-7-sonnet-latest", "max_tokens": 64,
+        "system": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": text},
+            {"role": "assistant", "content": [{"type": "text", "text": text},
+                                              {"type": "tool_use", "id": "t", "name": "f", "input": {"q": text}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": text},
+                                         {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                                      "data": text}}]},
+        ],
+        "tools": [{"name": "f", "description": text, "input_schema": {"type": "object"}}],
+    }
+    snapshot = json.loads(json.dumps(body))
+    outcome = apply_safe_mode("anthropic", "claude-3-7-sonnet-latest", [{"role": "user", "content": text}], body)
+    assert body == snapshot
+    new = outcome.native_body
+    assert new is not None
+    optimized = new["system"][0]["text"]
+    assert only_whitespace_removed(text, optimized)
+    assert new["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert new["messages"][0]["content"] == optimized == outcome.messages[0]["content"]
+    assert new["messages"][1]["content"][0]["text"] == optimized
+    assert new["messages"][1]["content"][1] == body["messages"][1]["content"][1]
+    assert new["messages"][2] == body["messages"][2]
+    assert new["tools"] == body["tools"]
+    for block in code_blocks:
+        assert re.sub(r"\n+$", "", block.lstrip("\n")) in optimized
