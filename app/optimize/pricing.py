@@ -179,7 +179,7 @@ def pricing_model_ref(provider: str, model: str) -> tuple[str | None, str | None
     if provider == "aws_bedrock" and ref.startswith("arn:"):
         return None, ("aws_bedrock model is an ARN (inference profile or provisioned throughput); "
                       "the model behind it and its price are not known")
-    if provider == "google_vertex":
+    if provider in ("google_vertex", "gemini"):  # "models/x", "publishers/google/models/x", full resource
         match = _VERTEX_PATH.match(ref)
         if match:
             ref = match.group("model")

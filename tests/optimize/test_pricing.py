@@ -48,6 +48,8 @@ def test_openai_cached_prompt_tokens() -> None:
     ("aws_bedrock", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "aws/"),
     ("azure_openai", "gpt-4o", "azure/gpt-4o"),
     ("google_vertex", "publishers/google/models/gemini-2.5-flash", "google/gemini-2.5-flash"),
+    ("google_vertex", "claude-sonnet-4@20250514", "google/claude-4-sonnet"),
+    ("gemini", "models/gemini-2.5-pro", "google/gemini-2.5-pro"),
     ("openai_compatible", "gpt-4o", "openai/gpt-4o"),
     ("xai", "grok-3", "x-ai/grok-3"),
     ("deepseek", "deepseek-chat", "deepseek/deepseek-chat"),
