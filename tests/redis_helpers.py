@@ -1,7 +1,8 @@
 """Redis for tests: a private key space on the shared local server, or a private redis-server to break.
 
-Tests never stop or reconfigure the shared server on 127.0.0.1:6379. They use DB ``TEST_DB`` and a unique key
-prefix, deleted afterwards (``redis_db``). Tests that stop Redis, pause it or fill its memory start their own
+Tests never stop or reconfigure the shared server (127.0.0.1:6379, or ``TEST_REDIS_HOST``/``TEST_REDIS_PORT``).
+They use DB ``TEST_DB`` and a unique key prefix, deleted afterwards (``redis_db``); the e2e tests use DB
+``E2E_DB`` and delete every key the app touched. Tests that stop Redis, pause it or fill its memory start their own
 ``redis-server`` on a free port (``private_redis``) and kill only that process.
 """
 
@@ -25,9 +26,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-SHARED_HOST = os.environ.get("KILLTOKEN_TEST_REDIS_HOST", "127.0.0.1")
-SHARED_PORT = int(os.environ.get("KILLTOKEN_TEST_REDIS_PORT", "6379"))
-TEST_DB = int(os.environ.get("KILLTOKEN_TEST_REDIS_DB", "11"))
+SHARED_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
+SHARED_PORT = int(os.environ.get("TEST_REDIS_PORT", "6379"))
+TEST_DB = int(os.environ.get("TEST_REDIS_DB", "11"))
 TIMEOUT_MS = 250
 
 
@@ -175,7 +176,7 @@ def private_redis() -> Iterator[RedisServer]:
         server.close()
 
 
-E2E_DB = int(os.environ.get("KILLTOKEN_TEST_REDIS_E2E_DB", "12"))
+E2E_DB = int(os.environ.get("TEST_REDIS_E2E_DB", "12"))
 
 
 class TrackingRedis(redis.Redis):
