@@ -32,10 +32,11 @@ def server() -> Iterator[RedisServer]:
 
 def production_client(url: str) -> redis.Redis:
     """The cache/idempotency client exactly as the gateway creates it."""
+    from app.config import load_settings
     from app.extensions import Handles
 
-    handles = Handles(settings={"REDIS_URL": url, "KILLTOKEN_CACHE_ENABLED": True,
-                                "KILLTOKEN_REDIS_TIMEOUT_MS": 250})
+    handles = Handles(settings=load_settings(environ={"REDIS_URL": url, "KILLTOKEN_CACHE_ENABLED": "true",
+                                                      "KILLTOKEN_TASKS_MODE": "inprocess"}))
     client = handles.redis
     assert client is not None
     return client
