@@ -2,9 +2,11 @@
 
 The prompt text arrives only in the task payload and is dropped when the task ends; the trace receives
 numbers and salted hashes. The trace update is conditional on ``measurement: "pending"`` (or a sweeper
-``skipped``), so a redelivered or duplicated task changes nothing and the side effects that count (template
-uses, calibration samples) happen once, after the claim is won. A worker killed before the update leaves
-the trace pending: the redelivered task measures it.
+``skipped``), so a redelivered or duplicated task changes nothing. Template first/last use is written with
+idempotent operators; the one counting side effect (a calibration sample) happens only after the claim is
+won, so at most one sample per request (a crash right after the claim loses that sample, which is
+harmless for a statistic). A worker killed before the update leaves the trace pending: the redelivered task
+measures it; one killed after it gets an "already" redelivery, which re-marks the rollup bucket.
 
 Potential savings (DESIGN.md §5): on measure_only traffic, the tokens safe mode would remove at the model's
 input rate; on any request the provider billed, its cost when it exactly repeats (same ``cacheKeyHash``)
@@ -132,6 +134,7 @@ def measure(db: Database, pricer: Pricer, settings: dict[str, Any], payload: dic
     if trace is None:
         raise TraceNotReady(request_id)
     if not _claimable(trace):
+        mark_trace_dirty(db, trace)  # a redelivery after a crash between claim and mark still rolls up
         return MeasureResult("already")
     provider, model = payload["provider"], payload["model"]
     messages = payload.get("messages") or []
@@ -149,15 +152,16 @@ def measure(db: Database, pricer: Pricer, settings: dict[str, Any], payload: dic
     waste_doc["potential"] = {"optimizationNanos": optimization_nanos, "repeatNanos": repeat,
                               "repeatOf": repeat_of, "safeRemovableTokens": analysis.safe_removable_tokens}
     tpl = template_id(tenant_id, messages)
+    if tpl is not None:
+        templates.record_use(db, tenant_id, tpl, trace["createdAt"])
     claimed = traces.collection(db).update_one(
         {"_id": request_id, "tenantId": tenant_id, **_CLAIMABLE},
         {"$set": {"measurement": "measured", "waste": waste_doc, "templateId": tpl,
                   "savings.potentialNanos": optimization_nanos + repeat}},
     )
     if claimed.modified_count != 1:
+        mark_trace_dirty(db, trace)
         return MeasureResult("already")
-    if tpl is not None:
-        templates.record_use(db, tenant_id, tpl, trace["createdAt"])
     if not is_openai and usage is not None and trace.get("status") == "ok" and analysis.text_only:
         calibration.add_sample(db, provider, model, waste_mod.raw_prompt_tokens(messages), usage.input_tokens)
     mark_trace_dirty(db, trace)

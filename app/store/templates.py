@@ -1,4 +1,8 @@
-"""``templates``: one document per (tenant, template fingerprint); counts and times only, never text."""
+"""``templates``: one document per (tenant, template fingerprint): first and last use, never text.
+
+Use counts are not kept here: they come from the rollups, which recompute them from traces, so this
+collection is written with idempotent operators only and a redelivered task cannot skew it.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,15 @@ from pymongo.database import Database
 COLLECTION = "templates"
 
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
-    ([("tenantId", ASCENDING), ("requests", DESCENDING)], {"name": "tenant_requests"}),
+    ([("tenantId", ASCENDING), ("lastSeenAt", DESCENDING)], {"name": "tenant_last_seen"}),
 ]
 
 
 def record_use(db: Database, tenant_id: str, template_id: str, at: datetime) -> None:
-    """Count one use. Callers guard against redelivery (only after winning the trace's measurement claim)."""
+    """Note a use at ``at``; idempotent and order-independent ($min / $max)."""
     db[COLLECTION].update_one(
         {"_id": template_id, "tenantId": tenant_id},
-        {"$setOnInsert": {"firstSeenAt": at}, "$max": {"lastSeenAt": at}, "$inc": {"requests": 1}},
+        {"$min": {"firstSeenAt": at}, "$max": {"lastSeenAt": at}},
         upsert=True,
     )
 

@@ -53,8 +53,10 @@ def test_worker_measures_deduplicates_and_rolls_up(upstreams: Any) -> None:
         celery.send_task("killtoken.measure_request", args=[payload])   # a duplicate delivery
         celery.send_task("killtoken.rollup_recent", args=[None])
         bucket = _until(lambda: gateway.db["rollups"].find_one({"tenantId": tenant_id, "dirty": False}))
-    assert gateway.db["templates"].find_one({"_id": trace["templateId"]})["requests"] == 1
+    template = gateway.db["templates"].find_one({"_id": trace["templateId"]})
+    assert template["firstSeenAt"] == template["lastSeenAt"] == trace["createdAt"]
     assert traces.find_one({"_id": request_id})["waste"] == trace["waste"]
     assert trace["waste"]["categories"]["whitespace"]["tokens"] == 2
     assert bucket["feature"] == "worker" and bucket["stats"]["requests"] == 1
+    assert bucket["stats"]["templates"] == [{"templateId": trace["templateId"], "requests": 1}]
     assert bucket["stats"]["costNanos"] == trace["costNanos"] == 330_000

@@ -37,7 +37,9 @@ def test_measure_only_potential_is_safe_removable_tokens_at_input_rate() -> None
     assert doc["waste"]["totalNanos"] == 55_000
     assert doc["savings"]["potentialNanos"] == 55_000  # 22 tokens × $2.50 / M
     assert doc["templateId"].startswith("tpl_")
-    assert db.templates.find_one({"_id": doc["templateId"]})["requests"] == 1
+    assert db.templates.find_one({"_id": doc["templateId"]}) == {
+        "_id": doc["templateId"], "tenantId": "ten_a", "firstSeenAt": trace["createdAt"],
+        "lastSeenAt": trace["createdAt"]}
 
 
 def test_redelivery_changes_nothing() -> None:
@@ -46,10 +48,11 @@ def test_redelivery_changes_nothing() -> None:
     db.request_traces.insert_one(trace)
     run(db, trace, MESSY)
     first = stored(db, trace)
+    template = db.templates.find_one({"_id": first["templateId"]})
     assert run(db, trace, MESSY).status == "already"
     assert run(db, trace, []).status == "already"
     assert stored(db, trace) == first
-    assert db.templates.find_one({"_id": first["templateId"]})["requests"] == 1
+    assert db.templates.find_one({"_id": first["templateId"]}) == template
 
 
 def test_safe_mode_has_no_optimization_potential() -> None:
