@@ -377,9 +377,6 @@ def test_redis_hung_means_503_within_the_timeout(upstreams: Upstreams, own_redis
 
 
 @requires_redis_server
-@pytest.mark.xfail(strict=True, reason="pipeline integration: on idempotency_unavailable the trace keeps "
-                   "idempotencyStatus 'none'; app/store/traces.py documents 'unavailable' (set it in "
-                   "Gateway._claim before re-raising)")
 def test_trace_says_unavailable_when_redis_is_down(upstreams: Upstreams, own_redis: RedisServer) -> None:
     gw = make_gateway(cache_env(upstreams, own_redis.url))
     tenant = Tenant(gw)
