@@ -155,3 +155,30 @@ def test_no_prompt_text_in_any_collection(gateway: Any, day: dict[str, Any]) -> 
     db = gateway.db
     dump = json.dumps([list(db[name].find()) for name in db.list_collection_names()], default=str)
     assert SECRET not in dump and "support assistant" not in dump
+
+
+def test_anthropic_prompt_cache_write_then_read_is_net_verified(gateway: Any, upstreams: Any,
+                                                               monkeypatch: Any) -> None:
+    fake = upstreams.fakes["anthropic"]
+    key = gateway.tenant("cachers")
+    gateway.add_credential(key, "anthropic")
+    body = {"provider": "anthropic", "model": "claude-3-7-sonnet-20250219", "metadata": {"feature": "rag"},
+            "messages": [{"role": "system", "content": "Long policy."}, {"role": "user", "content": "Q?"}]}
+    monkeypatch.setattr(fake, "usage", {"input_tokens": 3, "cache_creation_input_tokens": 12304,
+                                        "cache_read_input_tokens": 0, "output_tokens": 550})
+    write = gateway.chat(key, **body).get_json()["metrics"]
+    monkeypatch.setattr(fake, "usage", {"input_tokens": 3, "cache_creation_input_tokens": 0,
+                                        "cache_read_input_tokens": 12304, "output_tokens": 550})
+    read = gateway.chat(key, **body).get_json()["metrics"]
+    assert write["costUsd"] == 0.054399                       # 3 × $3 + 12304 × $3.75 + 550 × $15, per M
+    assert read["costUsd"] == 0.0119502                       # 3 × $3 + 12304 × $0.30 + 550 × $15, per M
+    _wait_measured(gateway, gateway.tenant_of(key), 2)
+    roi = gateway.client.get("/v1/reports/roi", headers=gateway.auth(key)).get_json()
+    # −12304 × $0.75 premium + 12304 × $2.70 discount
+    assert roi["savings"]["verified"]["usd"] == 0.0239928
+    assert roi["savings"]["verified"]["cachedInputTokens"] == 12304
+    assert roi["savings"]["verified"]["cacheWriteInputTokens"] == 12304
+    assert roi["spendUsd"] == 0.0663492
+    # the second call repeats the first exactly and the exact cache was not used: its cost is potential
+    assert roi["byFeature"] == [{"feature": "rag", "requests": 2, "spendUsd": 0.0663492, "cacheUsd": 0.0,
+                                 "verifiedUsd": 0.0239928, "estimatedUsd": 0.0, "potentialUsd": 0.0119502}]
