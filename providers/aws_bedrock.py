@@ -20,6 +20,14 @@ so system blocks, ``cache_control``, ``thinking`` and Anthropic tools reach Clau
 is an Anthropic Messages body (``UpstreamRequest.response_format`` says so, so the wrapper returns it as is).
 Every other request uses Converse. ``parse_response`` reads both shapes.
 
+Options (``ChatRequest.options``): ``max_tokens``/``max_completion_tokens`` → ``inferenceConfig.maxTokens``,
+``temperature``, ``top_p`` → ``topP``, ``stop`` → ``stopSequences``, ``tools``/``tool_choice`` → ``toolConfig``
+(``tool_choice: "none"`` has no Converse equivalent and is refused); ``top_k``, ``thinking``,
+``anthropic_beta``, ``reasoning_config`` → ``additionalModelRequestFields``; native Converse fields
+(``inferenceConfig``, ``additionalModelRequestFields``, ``guardrailConfig``, ``performanceConfig``,
+``requestMetadata``, ``additionalModelResponseFieldPaths``, ``promptVariables``, ``serviceTier``) as given.
+Anything else is a 400 ``unsupported_provider_option``.
+
 Usage: Converse's ``inputTokens`` counts only the tokens neither read from nor written to the prompt cache;
 normalized ``input_tokens`` adds ``cacheReadInputTokens`` and ``cacheWriteInputTokens`` back.
 

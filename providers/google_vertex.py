@@ -146,9 +146,16 @@ def _call_config(credential: Credential) -> tuple[str, str]:
 
 
 def to_vertex_claude_body(request: ChatRequest) -> Json:
-    """The Messages body in Vertex's dialect: no ``model`` (it is in the URL), ``anthropic_version`` set."""
+    """The Messages body in Vertex's dialect: no ``model`` (it is in the URL), ``anthropic_version`` set.
+
+    ``metadata`` keeps only Anthropic's ``user_id``: the wrapper's ``metadata.feature`` is KillToken's tag and
+    the Messages API refuses unknown metadata fields.
+    """
     body = to_anthropic_body(request, DEFAULT_MAX_TOKENS, PROVIDER_ID)
     body.pop("model", None)
+    metadata = body.pop("metadata", None)
+    if isinstance(metadata, dict) and metadata.get("user_id") is not None:
+        body["metadata"] = {"user_id": metadata["user_id"]}
     return {"anthropic_version": VERTEX_ANTHROPIC_VERSION, **body}
 
 

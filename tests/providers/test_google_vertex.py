@@ -210,6 +210,7 @@ def test_claude_body_is_raw_predict_without_model() -> None:
 
 def test_anthropic_wrapper_keeps_native_body_for_claude() -> None:
     native = {"model": "claude-3-5-haiku-latest", "max_tokens": 32, "stream": False,
+              "metadata": {"feature": "faq", "user_id": "u-1"},
               "system": [{"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}}],
               "messages": [{"role": "user", "content": "Hi"}]}
     request = ChatRequest(provider="google_vertex", model=CLAUDE, messages=[{"role": "user", "content": "Hi"}],
@@ -217,7 +218,7 @@ def test_anthropic_wrapper_keeps_native_body_for_claude() -> None:
     body = json.loads(ADAPTER.build_request(request, CRED_A, ADAPTER.default_origin).body)
     assert body == {"anthropic_version": "vertex-2023-10-16", "max_tokens": 32,
                     "system": [{"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}}],
-                    "messages": [{"role": "user", "content": "Hi"}]}
+                    "messages": [{"role": "user", "content": "Hi"}], "metadata": {"user_id": "u-1"}}
 
 
 def test_unsupported_option_names_vertex() -> None:
