@@ -163,15 +163,17 @@ def validate_config(config: dict[str, Any] | None) -> Json:
     out: Json = {"region": region}
     model = config_string(config, "defaultModel", required=False)
     if model is not None:
-        _check_model_id(model, "config.defaultModel")
+        if not _MODEL_ID.match(model):
+            raise ApiError("invalid_provider_config", "config.defaultModel must be a Bedrock model id, "
+                           "inference profile id or ARN", param="config.defaultModel")
         out["defaultModel"] = model
     return out
 
 
-def _check_model_id(model: Any, where: str = "model") -> str:
+def _check_model_id(model: Any) -> str:
     if not isinstance(model, str) or not _MODEL_ID.match(model):
-        raise ApiError("invalid_request", f"{where} must be a Bedrock model id, inference profile id or ARN",
-                       param=where)
+        raise ApiError("invalid_request", "model must be a Bedrock model id, inference profile id or ARN",
+                       param="model")
     return model
 
 

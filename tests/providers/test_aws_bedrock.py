@@ -124,8 +124,7 @@ def test_validate_credential_refuses_bad_secrets(api_key: str | None, secrets: d
 def test_validate_credential_refuses_bad_config(config: dict[str, Any], field: str) -> None:
     with pytest.raises(ApiError) as caught:
         ADAPTER.validate_credential(None, {"accessKeyId": TENANT.access_key_id, "secretAccessKey": "x"}, config)
-    assert caught.value.code in ("invalid_provider_config", "invalid_request")
-    assert caught.value.status == 400
+    assert (caught.value.code, caught.value.status, caught.value.param) == ("invalid_provider_config", 400, field)
     assert field in caught.value.message
 
 
@@ -207,6 +206,13 @@ def test_unsupported_options_are_refused(option: str) -> None:
         ADAPTER.build_request(chat(**{option: 1}), credential(TENANT), "http://h")
     assert (caught.value.code, caught.value.status, caught.value.param) == (
         "unsupported_provider_option", 400, option)
+
+
+@pytest.mark.parametrize("model", ["", "bad model", "model?x=1", "a#b", "x" * 2049])
+def test_malformed_model_ids_are_refused(model: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        ADAPTER.build_request(chat(model), credential(TENANT), "http://h")
+    assert (caught.value.code, caught.value.status, caught.value.param) == ("invalid_request", 400, "model")
 
 
 def test_remote_image_url_is_refused() -> None:
