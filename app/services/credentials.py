@@ -78,6 +78,8 @@ def render(doc: dict[str, Any]) -> dict[str, Any]:
 def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, settings: dict[str, Any]) -> dict[str, Any]:
     _validate_shape(body, creating=True)
     adapter = get_adapter(body.get("provider"))
+    if adapter.uses_api_key and "secrets" in body:
+        raise ApiError("invalid_provider_secrets", f"{adapter.id} takes apiKey, not secrets", param="secrets")
     if adapter.uses_api_key and "apiKey" not in body:
         raise ApiError("invalid_api_key", f"{adapter.id} needs a non-empty apiKey", status=400, param="apiKey")
     if not adapter.uses_api_key and "secrets" not in body:
