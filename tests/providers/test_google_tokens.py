@@ -135,6 +135,20 @@ def test_forget_drops_every_version_of_one_credential(fake: FakeGoogle, source: 
     assert fake.token_requests == 2
 
 
+def test_cache_is_bounded_least_recently_used_first(fake: FakeGoogle, session: requests.Session) -> None:
+    source = GoogleTokenSource(session=session, token_url=fake.token_url, max_entries=2)
+    creds = [credential(ACCOUNT_A, tenant=f"tenant-{i}") for i in range(3)]
+    first = source.token(creds[0])
+    source.token(creds[1])
+    assert source.token(creds[0]) == first  # touched: tenant-1 is now the oldest
+    source.token(creds[2])
+    assert source.cached_count() == 2
+    assert source.token(creds[0]) == first
+    assert fake.token_requests == 3
+    source.token(creds[1])
+    assert fake.token_requests == 4
+
+
 def test_refresh_happens_before_expiry(fake: FakeGoogle, source: GoogleTokenSource, clock: Clock) -> None:
     cred = credential(ACCOUNT_A)
     first = source.token(cred)
