@@ -66,7 +66,7 @@ def test_first_begin_claims_with_the_lease(rdb: TestKeys) -> None:
     idem = store(rdb, lease=30)
     claim = idem.begin("ten_a", "chat", "k1", FP_A)
     assert isinstance(claim, Claim) and claim.replay is None and claim.owned
-    assert 29_000 <= rdb.client.pttl(claim.redis_key) <= 30_000
+    assert 25_000 <= rdb.client.pttl(claim.redis_key) <= 30_000
     assert b"k1" not in rdb.client.get(claim.redis_key)
 
 
@@ -77,7 +77,7 @@ def test_repeat_while_running_is_409_with_retry_after(rdb: TestKeys) -> None:
     with pytest.raises(ApiError) as err:
         idem.begin("ten_a", "chat", "k1", FP_A)
     assert err.value.code == "idempotency_in_progress" and err.value.status == 409
-    assert err.value.headers["retry-after"] == "3"
+    assert err.value.headers["retry-after"] in ("2", "3")  # ceil of the remaining lease
 
 
 @requires_redis
@@ -262,7 +262,7 @@ def test_concurrent_duplicates_after_completion_all_replay(rdb: TestKeys) -> Non
 
     def attempt(_: int) -> str:
         barrier.wait()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while True:
             try:
                 claim = idem.begin("ten_a", "chat", "race2", FP_A)
