@@ -73,7 +73,9 @@ def https_origin(value: str) -> str:
     if (parts.scheme != "https" or not parts.hostname or parts.username or parts.password
             or parts.path not in ("", "/") or parts.query or parts.fragment):
         raise _config_error("endpointUrl", "must be an https origin such as https://host")
-    return f"https://{parts.hostname.lower()}" + (f":{port}" if port else "")
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"https://{host}" + (f":{port}" if port else "")
 
 
 def validate_secrets(api_key: str | None, secrets: dict[str, Any] | None) -> dict[str, str]:

@@ -160,6 +160,15 @@ def test_bad_config_is_refused(config: dict[str, Any], field: str) -> None:
     assert "pw@" not in caught.value.message
 
 
+@pytest.mark.parametrize(("given", "origin"), [
+    ("https://Vertex.Example.com", "https://vertex.example.com"),
+    ("https://vertex.example.com:8443/", "https://vertex.example.com:8443"),
+    ("https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"),
+])
+def test_endpoint_url_is_normalized_to_an_origin(given: str, origin: str) -> None:
+    assert google_vertex.https_origin(given) == origin
+
+
 def test_tenant_endpoints() -> None:
     assert ADAPTER.tenant_endpoints({"endpointUrl": "https://vertex.example.com"}) == ["https://vertex.example.com"]
     assert ADAPTER.tenant_endpoints({"projectId": "p"}) == []
