@@ -384,3 +384,49 @@ def test_trace_says_unavailable_when_redis_is_down(upstreams: Upstreams, own_red
     refused = chat_key(tenant, "down")
     assert refused.status_code == 503
     assert trace(gw, refused)["idempotencyStatus"] == "unavailable"
+
+
+@requires_redis
+def test_translated_wrapper_replay_and_stored_error(cached: Gateway, upstreams: Upstreams) -> None:
+    tenant = Tenant(cached, providers=("anthropic",))
+    headers = {"x-killtoken-provider": "anthropic", "Idempotency-Key": "xlate-1"}
+    first = tenant.openai(None, headers=headers, model="claude-sonnet-4-5")
+    second = tenant.openai(None, headers=headers, model="claude-sonnet-4-5")
+    assert first.status_code == 200 and second.status_code == 200, second.get_json()
+    assert metrics_of(second)["idempotencyStatus"] == "replayed"
+    one, two = provider_body(first), provider_body(second)
+    one.pop("id"), two.pop("id")
+    assert one == two
+    upstreams.fakes["anthropic"].fail_next(400, "invalid_request_error", message="bad request")
+    headers["Idempotency-Key"] = "xlate-400"
+    failed = tenant.openai(None, headers=headers, model="claude-sonnet-4-5")
+    replayed = tenant.openai(None, headers=headers, model="claude-sonnet-4-5")
+    assert failed.status_code == replayed.status_code == 400
+    assert replayed.get_json() == failed.get_json()
+    assert "error" in replayed.get_json() and "message" in replayed.get_json()["error"]
+    assert calls(upstreams, "anthropic") == 2
+
+
+@requires_redis
+@pytest.mark.parametrize("entry", ["openai", "anthropic"])
+def test_wrapper_409_while_running_has_retry_after(cached: Gateway, upstreams: Upstreams, entry: str) -> None:
+    provider = "openai" if entry == "openai" else "anthropic"
+    tenant = Tenant(cached, providers=(provider,))
+    send = tenant.openai if entry == "openai" else tenant.anthropic
+    upstreams.fakes[provider].slow_next(1.0)
+    headers = {"Idempotency-Key": f"slow-{entry}"}
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(send, None, headers)
+        deadline = time.monotonic() + 5
+        while not upstreams.fakes[provider].requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        busy = send(None, headers)
+        assert running.result().status_code == 200
+    assert busy.status_code == 409, busy.get_json()
+    assert 1 <= int(busy.headers["retry-after"]) <= 5
+    if entry == "anthropic":
+        assert busy.get_json()["type"] == "error"
+    else:
+        assert busy.get_json()["error"]["code"] == "idempotency_in_progress"
+    assert metrics_of(send(None, headers))["idempotencyStatus"] == "replayed"
+    assert calls(upstreams, provider) == 1
