@@ -430,3 +430,54 @@ def test_wrapper_409_while_running_has_retry_after(cached: Gateway, upstreams: U
         assert busy.get_json()["error"]["code"] == "idempotency_in_progress"
     assert metrics_of(send(None, headers))["idempotencyStatus"] == "replayed"
     assert calls(upstreams, provider) == 1
+
+
+@requires_redis
+def test_crashed_workers_claim_expires_after_the_lease(upstreams: Upstreams) -> None:
+    """A claim left by a worker that died mid-request blocks retries (409) only until its lease ends."""
+    from app.services.cache_key import body_fingerprint
+
+    url = shared_url(E2E_DB)
+    gw = make_gateway(cache_env(upstreams, url, KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS="1"))
+    tracked = track_app_redis(gw.app)
+    try:
+        tenant = Tenant(gw)
+        body = {"provider": "openai", "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": "What is 2 + 2?"}], "idempotencyKey": "crash"}
+        from app.api.gateway import GATEWAY_KEY
+
+        store = gw.app.extensions[GATEWAY_KEY].deps.idempotency
+        store.begin(tenant.id, "chat", "crash", body_fingerprint(body))  # the "crashed" worker's claim
+        blocked = gw.chat(tenant.key, **body)
+        assert blocked.status_code == 409
+        time.sleep(1.1)
+        retried = gw.chat(tenant.key, **body)
+        assert retried.status_code == 200, retried.get_json()
+        assert calls(upstreams) == 1
+    finally:
+        cleanup_tracked(tracked, url)
+
+
+def test_default_lease_outlives_the_provider_timeout() -> None:
+    from app.config import load_settings
+
+    for environ in ({}, {"KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS": "600"}):
+        settings = load_settings(environ=environ)
+        timeout = (settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"]
+                   + settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"])
+        assert settings["KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS"] > timeout
+
+
+@requires_redis
+def test_records_carry_the_configured_ttls(cached: Gateway, upstreams: Upstreams) -> None:
+    from app.extensions import handles
+
+    tenant = Tenant(cached)
+    assert tenant.chat("read_write", idempotencyKey="ttl").status_code == 200
+    client = handles(cached.app).redis
+    names = {(n.decode() if isinstance(n, bytes) else n) for n in client.touched}  # type: ignore[union-attr]
+    cache_keys = [n for n in names if n.startswith("kt:cache:")]
+    idem_keys = [n for n in names if n.startswith("kt:idem:")]
+    assert len(cache_keys) == 1 and len(idem_keys) == 1
+    assert 280 <= client.ttl(cache_keys[0]) <= 300  # KILLTOKEN_CACHE_TTL_SECONDS=300 in cache_env
+    assert 280 <= client.ttl(idem_keys[0]) <= 300   # KILLTOKEN_IDEMPOTENCY_TTL_SECONDS=300
