@@ -459,3 +459,27 @@ def test_ready_reports_the_cache_backend(upstreams: Upstreams, own_redis: RedisS
     assert gw.client.get("/ready").status_code == 200
     off = make_gateway({**upstreams.env(), "KILLTOKEN_TASKS_MODE": "inprocess"})
     assert off.client.get("/ready").get_json()["checks"]["cache"] == {"ok": True, "backend": "disabled"}
+
+
+@requires_redis_server
+def test_hung_redis_costs_one_short_timeout(upstreams: Upstreams, own_redis: RedisServer) -> None:
+    import time
+
+    gw = make_gateway(cache_env(upstreams, own_redis.url))
+    tenant = Tenant(gw)
+    assert metrics_of(tenant.chat("read_write"))["cacheStatus"] == "miss"
+    own_redis.pause()
+    try:
+        for policy in ("read_write", "read_only", "write_only"):
+            started = time.monotonic()
+            response = tenant.chat(policy)
+            elapsed = time.monotonic() - started
+            assert response.status_code == 200, response.get_json()
+            assert metrics_of(response)["cacheStatus"] == "unavailable"
+            assert elapsed < 0.25 + 0.5, f"{policy}: {elapsed:.3f}s"
+        started = time.monotonic()
+        assert metrics_of(tenant.chat("bypass"))["cacheStatus"] == "bypass"
+        assert time.monotonic() - started < 0.25
+    finally:
+        own_redis.resume()
+    assert metrics_of(tenant.chat("read_write"))["cacheStatus"] == "hit"
