@@ -11,6 +11,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from app.extensions import handles
 from app.security import api_keys
@@ -31,8 +32,8 @@ def _refuse_if_embedded() -> None:
 
 
 def register(app: Flask) -> None:
-    tenants = click.Group("tenants", help="Manage tenants (workspaces).")
-    keys = click.Group("keys", help="Manage tenant API keys.")
+    tenants = AppGroup("tenants", help="Manage tenants (workspaces).")
+    keys = AppGroup("keys", help="Manage tenant API keys.")
 
     @tenants.command("create")
     @click.argument("name")

@@ -31,7 +31,8 @@ def _parse(feature_header: str | None) -> gateway.Incoming:
     native["model"] = model
     return gateway.Incoming(
         entry_point="anthropic", entry_format=FORMAT_ANTHROPIC, provider=provider, model=model,
-        messages=messages, options=options, key_body={**body, "model": model, "provider": provider, "optimizationMode": mode},
+        messages=messages, options=options,
+        key_body={**body, "model": model, "provider": provider, "optimizationMode": mode},
         optimization_mode=mode, metadata=metadata,
         feature=parse_feature(metadata, feature_header), cache_policy=wrapper_fields.cache_policy(),
         idempotency_key=wrapper_fields.idempotency_key(), native_body=native,

@@ -259,7 +259,8 @@ class Gateway:
         fingerprint = body_fingerprint(key_body) if incoming.idempotency_key else None
         ckey = cache_key(
             tenant_id=tenant.tenant_id, credential_id=credential.id, credential_version=credential.version,
-            provider=adapter.id, model=incoming.model, endpoint=upstream.url, entry_format=incoming.entry_format, body=key_body,
+            provider=adapter.id, model=incoming.model, endpoint=upstream.url, entry_format=incoming.entry_format,
+            body=key_body,
         )
         t["cacheKeyHash"] = ckey.rsplit(":", 1)[-1]
 
