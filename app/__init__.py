@@ -137,8 +137,17 @@ def _inprocess_runner(app: Flask) -> Any:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.api import analytics, anthropic_wrapper, chat, credentials, exports, openai_wrapper, ops, reports
-    from app.api import requests_api
+    from app.api import (
+        analytics,
+        anthropic_wrapper,
+        chat,
+        credentials,
+        exports,
+        openai_wrapper,
+        ops,
+        reports,
+        requests_api,
+    )
 
     api = Api(app)
     for module in (ops, chat, openai_wrapper, anthropic_wrapper, credentials, requests_api, analytics, reports,
