@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.auth
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from app.errors import ApiError
 from app.extensions import handles
@@ -301,6 +306,20 @@ def test_only_built_headers_are_signed() -> None:
         "SignedHeaders=accept;content-type;host;x-amz-date;x-amz-security-token, Signature=")
     assert set(upstream.headers) == {"content-type", "accept", "host", "x-amz-date", "x-amz-security-token",
                                      "authorization"}
+
+
+def test_signature_equals_botocore_add_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter signs with an explicit time; the result must be what SigV4Auth.add_auth itself produces."""
+    cred = credential(TEMPORARY)
+    unsigned = ADAPTER.build_request(chat(PROFILE_ARN), cred, ADAPTER.default_origin)
+    ours = ADAPTER.authorize(unsigned, cred, AuthContext(now=1_700_000_000))
+    reference = AWSRequest(method="POST", url=unsigned.url, data=unsigned.body, headers={
+        **unsigned.headers, "host": "bedrock-runtime.us-east-1.amazonaws.com"})
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: datetime.datetime(2023, 11, 14, 22, 13, 20))
+    SigV4Auth(Credentials(TEMPORARY.access_key_id, TEMPORARY.secret_access_key, TEMPORARY.session_token),
+              "bedrock", "us-east-1").add_auth(reference)
+    assert ours.headers["authorization"] == reference.headers["Authorization"]
+    assert ours.headers["x-amz-security-token"] == reference.headers["X-Amz-Security-Token"]
 
 
 # ---- round trips through the verifying fake ---------------------------------------------------------------
