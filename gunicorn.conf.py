@@ -20,3 +20,10 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
     from app.extensions import handles
 
     handles(worker.wsgi).db  # noqa: B018 - triggers the connection and bootstrap
+
+
+def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+    """Hand buffered background work to the broker before the worker goes."""
+    dispatcher = getattr(worker, "wsgi", None) and worker.wsgi.extensions.get("killtoken_dispatcher")
+    if dispatcher is not None:
+        dispatcher.flush()

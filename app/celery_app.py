@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
-TASK_MODULES = ["tasks.measurement", "tasks.rollups"]
+TASK_MODULES = ["tasks.measurement", "tasks.rollups", "tasks.batch"]
 VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
 
 

@@ -83,12 +83,13 @@ class Handles:
     def tokens(self) -> Any:
         """The Google OAuth token source (per-credential token cache) for Vertex."""
         if self._tokens is None:
+            session = self.session  # outside the lock: ``session`` takes the same (non-reentrant) lock
             with self._lock:
                 if self._tokens is None:
                     from providers.google_tokens import GoogleTokenSource
 
                     self._tokens = GoogleTokenSource(
-                        session=self.session,
+                        session=session,
                         token_url=self.settings["KILLTOKEN_GOOGLE_TOKEN_URL"],
                         timeout=(self.settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"],
                                  self.settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"]),

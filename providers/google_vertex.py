@@ -178,12 +178,16 @@ class VertexAdapter:
         return [endpoint] if isinstance(endpoint, str) and endpoint else []
 
     def origin_for(self, credential: Credential, origin: str) -> str:
-        """Tenant ``endpointUrl`` > operator override > the location's public host."""
+        """Operator override > tenant ``endpointUrl`` > the location's public host.
+
+        The operator's KILLTOKEN_UPSTREAM_URL_GOOGLE_VERTEX wins, as it does over every provider's tenant
+        endpoint, so a tenant can never steer traffic around an operator's deliberate routing.
+        """
+        if origin and origin != self.default_origin:
+            return origin.rstrip("/")
         endpoint = (credential.config or {}).get("endpointUrl")
         if isinstance(endpoint, str) and endpoint:
             return https_origin(endpoint)
-        if origin and origin != self.default_origin:
-            return origin.rstrip("/")
         return location_origin(_call_config(credential)[1])
 
     def build_request(self, request: ChatRequest, credential: Credential, origin: str) -> UpstreamRequest:

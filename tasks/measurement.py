@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 from app.extensions import handles
 from app.services import measurement
 from app.services.rollups import utcnow
-from tasks.registry import task_function
+from tasks.registry import attempt_function, task_function
 
 log = logging.getLogger("killtoken.tasks.measurement")
 
@@ -29,6 +29,7 @@ RETRY_BACKOFF_SECONDS = (2, 10, 30, 60, 120)
 RETRYABLE = (measurement.TraceNotReady, PyMongoError)
 
 
+@attempt_function(MEASURE)
 def _measure(payload: dict[str, Any]) -> str:
     app = current_app
     return measurement.measure(handles().db, app.extensions["killtoken_pricer"], app.config["KILLTOKEN"],

@@ -17,7 +17,6 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from app.errors import ApiError
-from app.extensions import handles
 from providers import aws_bedrock
 from providers.base import AuthContext, ChatRequest, Credential, ParsedResponse, UpstreamRequest, Usage
 from tests.conftest import PROXY_CANARIES, assert_no_canary, make_gateway
@@ -538,7 +537,6 @@ def gateway(fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> Any:
     for name, value in PROXY_CANARIES.items():
         monkeypatch.setenv(name, value)
     gw = make_gateway({"KILLTOKEN_UPSTREAM_URL_AWS_BEDROCK": fake.origin})
-    handles(gw.app).session  # noqa: B018  (created first: Handles.tokens takes its lock and then asks for it)
     return gw
 
 
@@ -622,10 +620,6 @@ def test_gateway_wrong_secret_is_provider_auth_failed(gateway: Any, fake: FakeBe
         "message": "aws_bedrock refused the stored credential: HTTP 403 (InvalidSignatureException)"}
 
 
-@pytest.mark.xfail(strict=True, reason="app/extensions.py Handles.tokens holds Handles._lock and then reads "
-                   "Handles.session, which takes the same non-reentrant lock: the first Bedrock/Vertex call of a "
-                   "fresh process hangs. Remove this mark (and the session warm-up in the gateway fixtures) once "
-                   "fixed.")
 def test_first_call_of_a_fresh_process_does_not_hang(fake: FakeBedrock) -> None:
     gw = make_gateway({"KILLTOKEN_UPSTREAM_URL_AWS_BEDROCK": fake.origin})
     tenant_key, _ = store_bedrock(gw)

@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.errors import ApiError
-from app.extensions import handles
 from providers import google_vertex
 from providers.base import AuthContext, ChatRequest, Credential, ParsedResponse, UpstreamRequest, Usage
 from providers.google_tokens import GoogleTokenSource
@@ -186,8 +185,10 @@ def test_regional_global_override_and_endpoint_urls() -> None:
     assert ADAPTER.build_request(chat(), CRED_A, "http://127.0.0.1:9100/").url == (
         "http://127.0.0.1:9100" + path.format(loc="us-central1"))
     tenant_endpoint = credential(ACCOUNT_A, "proj-a-123", endpointUrl="https://vertex.example.com")
-    assert ADAPTER.build_request(chat(), tenant_endpoint, "http://127.0.0.1:9100").url == (
+    assert ADAPTER.build_request(chat(), tenant_endpoint, ADAPTER.default_origin).url == (
         "https://vertex.example.com" + path.format(loc="us-central1"))
+    assert ADAPTER.build_request(chat(), tenant_endpoint, "http://127.0.0.1:9100").url == (
+        "http://127.0.0.1:9100" + path.format(loc="us-central1"))
 
 
 def test_gemini_body_is_generate_content() -> None:
@@ -394,7 +395,6 @@ def gateway(fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setenv(name, value)
     gw = make_gateway({"KILLTOKEN_UPSTREAM_URL_GOOGLE_VERTEX": fake.vertex_origin,
                        "KILLTOKEN_GOOGLE_TOKEN_URL": fake.token_url})
-    handles(gw.app).session  # noqa: B018  (created first: Handles.tokens takes its lock and then asks for it)
     return gw
 
 
