@@ -4,7 +4,7 @@ Each transformation removes whitespace characters and nothing else, never on a p
 
 - fenced code blocks (``` or ~~~, fence lines included; an unclosed fence protects the rest of the text);
 - indented lines (a tab or 4+ leading spaces: indented code, nested structure), and blank lines lying
-  between two indented lines (they belong to the indented block);
+  between two lines that both start with whitespace (inside an indented block, a YAML block scalar, ...);
 - leading indentation is never touched anywhere, and runs of spaces inside a line are never collapsed
   (tables, alignment, ASCII art).
 
@@ -56,7 +56,7 @@ def is_blank(line: str) -> bool:
 
 
 def protected_lines(lines: list[str]) -> list[bool]:
-    """Code lines, indented lines, and blank lines inside an indented block."""
+    """Code lines, indented lines, and blank runs between two lines that both start with whitespace."""
     marks = code_lines(lines)
     for index, line in enumerate(lines):
         if not marks[index] and not is_blank(line) and is_indented(line):
@@ -69,8 +69,8 @@ def protected_lines(lines: list[str]) -> list[bool]:
         end = index
         while end < len(lines) and not marks[end] and is_blank(lines[end]):
             end += 1
-        before = index > 0 and marks[index - 1] and is_indented(lines[index - 1])
-        after = end < len(lines) and marks[end] and is_indented(lines[end])
+        before = index > 0 and lines[index - 1][:1] in (" ", "\t")
+        after = end < len(lines) and lines[end][:1] in (" ", "\t")
         if before and after:
             for inner in range(index, end):
                 marks[inner] = True

@@ -50,3 +50,10 @@ def test_optimize_text_reports_each_step_in_order() -> None:
     assert new == '{"a":1}\n\nEnd.'
     assert [(name, count) for name, count, _, _ in steps] == [
         ("json_compact", 1), ("trailing_whitespace", 2), ("blank_lines", 1)]
+
+
+def test_blank_lines_inside_a_yaml_block_scalar_are_kept() -> None:
+    text = "config:\n  note: |\n    first\n\n\n    second\n  other: 1\n\n\n\nDone"
+    assert collapse_blank_lines(text) == ("config:\n  note: |\n    first\n\n\n    second\n  other: 1\n\nDone", 1)
+    shallow = "items:\n  - a\n\n\n  - b\n"
+    assert collapse_blank_lines(shallow) == (shallow, 0)
