@@ -3,8 +3,8 @@
 Each transformation removes whitespace characters and nothing else, never on a protected line:
 
 - fenced code blocks (``` or ~~~, fence lines included; an unclosed fence protects the rest of the text);
-- indented lines (a tab or 4+ leading spaces: indented code, nested structure), and blank lines lying
-  between two lines that both start with whitespace (inside an indented block, a YAML block scalar, ...);
+- indented lines (any leading space or tab: indented code, nested lists, YAML, block scalars), and blank
+  lines lying between two indented lines (they belong to the indented block);
 - leading indentation is never touched anywhere, and runs of spaces inside a line are never collapsed
   (tables, alignment, ASCII art).
 
@@ -48,7 +48,8 @@ def code_lines(lines: list[str]) -> list[bool]:
 
 
 def is_indented(line: str) -> bool:
-    return line.startswith("\t") or line.startswith("    ")
+    """Any leading space or tab: indented code, nested lists, YAML, block scalars are all left alone."""
+    return line[:1] in (" ", "\t")
 
 
 def is_blank(line: str) -> bool:
@@ -69,8 +70,8 @@ def protected_lines(lines: list[str]) -> list[bool]:
         end = index
         while end < len(lines) and not marks[end] and is_blank(lines[end]):
             end += 1
-        before = index > 0 and lines[index - 1][:1] in (" ", "\t")
-        after = end < len(lines) and lines[end][:1] in (" ", "\t")
+        before = index > 0 and is_indented(lines[index - 1])
+        after = end < len(lines) and is_indented(lines[end])
         if before and after:
             for inner in range(index, end):
                 marks[inner] = True
