@@ -162,7 +162,8 @@ def measure(db: Database, pricer: Pricer, settings: dict[str, Any], payload: dic
     if claimed.modified_count != 1:
         mark_trace_dirty(db, trace)
         return MeasureResult("already")
-    if not is_openai and usage is not None and trace.get("status") == "ok" and analysis.text_only:
+    if (not is_openai and usage is not None and trace.get("status") == "ok" and analysis.text_only
+            and not payload.get("hasTools")):  # tool definitions are billed input the count cannot see
         calibration.add_sample(db, provider, model, waste_mod.raw_prompt_tokens(messages), usage.input_tokens)
     mark_trace_dirty(db, trace)
     return MeasureResult("measured")

@@ -169,3 +169,19 @@ def test_missing_trace_is_retryable_and_failure_is_recorded() -> None:
     db.request_traces.insert_one(trace)
     measurement.mark_failed(db, payload_for(trace, []), "TraceNotReady")
     assert stored(db, trace)["measurement"] == "failed"
+
+
+def test_requests_with_tools_or_images_do_not_calibrate() -> None:
+    db = memory_db()
+    with_tools = make_trace(provider="anthropic", model="claude-3-7-sonnet-20250219", usage=usage(500, 5),
+                            costNanos=1)
+    with_image = make_trace(provider="anthropic", model="claude-3-7-sonnet-20250219", usage=usage(900, 5),
+                            costNanos=1)
+    db.request_traces.insert_many([with_tools, with_image])
+    measurement.measure(db, PRICER, SETTINGS, {**payload_for(with_tools, [{"role": "user", "content": "hi"}]),
+                                               "hasTools": True})
+    image = [{"role": "user", "content": [{"type": "text", "text": "what?"},
+                                          {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]
+    run(db, with_image, image)
+    assert db.token_calibration.count_documents({}) == 0
+    assert stored(db, with_image)["measurement"] == "measured"
