@@ -16,7 +16,7 @@ from providers.base import FORMAT_ANTHROPIC
 
 blp = Blueprint("anthropic_wrapper", __name__, description="Anthropic Messages wrapper")
 
-# Body fields KillToken consumes itself rather than forwarding.
+# Body fields KillToken consumes itself rather than forwarding (metadata.user_id is passed on, see below).
 _KILLTOKEN_FIELDS = ("metadata", "stream")
 
 
@@ -29,6 +29,8 @@ def _parse(feature_header: str | None) -> gateway.Incoming:
     mode = parse_mode(request.headers.get("x-killtoken-optimization-mode"))
     native = {k: v for k, v in body.items() if k not in _KILLTOKEN_FIELDS}
     native["model"] = model
+    if metadata and isinstance(metadata.get("user_id"), str):  # Anthropic's own metadata field travels on
+        native["metadata"] = {"user_id": metadata["user_id"]}
     return gateway.Incoming(
         entry_point="anthropic", entry_format=FORMAT_ANTHROPIC, provider=provider, model=model,
         messages=messages, options=options,

@@ -193,6 +193,7 @@ class Pricer:
 
     def __init__(self, overrides_json: str = "") -> None:
         self.overrides = parse_overrides(overrides_json)
+        self._lookups: dict[tuple[str, str, str], tuple[str, ModelPrice] | None] = {}
         if self.overrides:
             digest = hashlib.sha256(json.dumps(json.loads(overrides_json), sort_keys=True,
                                                separators=(",", ":")).encode()).hexdigest()[:8]
@@ -211,21 +212,39 @@ class Pricer:
         ref, reason = pricing_model_ref(provider, model)
         if ref is None:
             return None, None, reason, None
-        when = _aware(at)
-        probe = genai_prices.Usage(input_tokens=input_tokens)
+        found = self._lookup(provider, ref, _aware(at))
+        if found is None:
+            where = "any provider" if PROVIDER_MAP[provider] == (None,) else "/".join(
+                p for p in PROVIDER_MAP[provider] if p)
+            return None, None, f"model {ref!r} is not in {DATA_VERSION} for {where}", None
+        matched, model_price = found
+        rates = rates_from_model_price(model_price, input_tokens)
+        if rates.input is None or rates.output is None:
+            return None, None, f"{ref!r} has no per-token text price in {DATA_VERSION}", None
+        return rates, matched, None, model_price
+
+    def _lookup(self, provider: str, ref: str, when: datetime) -> tuple[str, ModelPrice] | None:
+        """genai-prices' model match and its price in force at ``when``, memoized per (model, hour).
+
+        The match is the slow part of pricing (a scan of the price table); on the request path it runs once an
+        hour per model. Tier selection by prompt size happens after, on the cached model price.
+        """
+        key = (provider, ref, when.strftime("%Y%m%d%H"))
+        if key in self._lookups:
+            return self._lookups[key]
+        found = None
+        probe = genai_prices.Usage(input_tokens=0)
         for genai_provider in PROVIDER_MAP[provider]:
             try:
-                calc = genai_prices.calc_price(probe, ref, provider_id=genai_provider,
-                                               genai_request_timestamp=when)
+                calc = genai_prices.calc_price(probe, ref, provider_id=genai_provider, genai_request_timestamp=when)
             except LookupError:
                 continue
-            rates = rates_from_model_price(calc.model_price, input_tokens)
-            if rates.input is None or rates.output is None:
-                return None, None, f"{ref!r} has no per-token text price in {DATA_VERSION}", None
-            return rates, f"{calc.provider.id}/{calc.model.id}", None, calc.model_price
-        where = "any provider" if PROVIDER_MAP[provider] == (None,) else "/".join(
-            p for p in PROVIDER_MAP[provider] if p)
-        return None, None, f"model {ref!r} is not in {DATA_VERSION} for {where}", None
+            found = (f"{calc.provider.id}/{calc.model.id}", calc.model_price)
+            break
+        if len(self._lookups) > 4096:
+            self._lookups.clear()
+        self._lookups[key] = found
+        return found
 
     def price(self, provider: str, model: str, usage: Usage, at: datetime | None = None) -> Price:
         """What the provider bills for this usage; ``cost_nanos`` None (with ``reason``) when unknown."""
