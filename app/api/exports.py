@@ -19,9 +19,10 @@ blp = Blueprint("exports", __name__, description="Exports")
 def requests_csv() -> Any:
     tenant = require_tenant()
     now = rollups.utcnow()
-    query = reports.parse_query(request.args, now)
+    query = reports.parse_query(request.args, now, reports.QUERY_PARAMS + tuple(exports.TRACE_FILTERS))
+    extra = exports.trace_filters(request.args)
     name = f"killtoken-requests-{now.strftime('%Y%m%dT%H%M%SZ')}.csv"
-    body = stream_with_context(exports.requests_csv(handles().db, tenant.tenant_id, query))
+    body = stream_with_context(exports.requests_csv(handles().db, tenant.tenant_id, query, extra))
     return Response(body, mimetype="text/csv", headers={
         "content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 
+from app.errors import ApiError
 from app.optimize.pricing import nanos_to_usd
 from app.services.reports import Query, iso
 from app.store import traces
@@ -27,6 +28,12 @@ COLUMNS = (
     "wasteUsd", "templateId", "measurement", "latencyMs", "providerLatencyMs", "overheadMs",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Extra exact-match filters of the CSV export (besides from/to/provider/model/feature) and their values.
+TRACE_FILTERS: dict[str, tuple[str, ...]] = {
+    "optimizationMode": ("measure_only", "safe"),
+    "cacheStatus": ("bypass", "miss", "hit", "write", "disabled", "unavailable"),
+    "status": ("ok", "error"),
+}
 _USAGE = ("inputTokens", "cachedInputTokens", "cacheWriteInputTokens", "outputTokens", "reasoningTokens")
 
 
@@ -67,10 +74,24 @@ def _line(cells: list[Any]) -> str:
     return buffer.getvalue()
 
 
-def requests_csv(db: Database, tenant_id: str, query: Query) -> Iterator[str]:
+def trace_filters(args: Mapping[str, str]) -> dict[str, str]:
+    """The CSV-only filters present in ``args``; a value outside the known set is 400 ``invalid_request``."""
+    out: dict[str, str] = {}
+    for name, allowed in TRACE_FILTERS.items():
+        value = args.get(name)
+        if value is None:
+            continue
+        if value not in allowed:
+            raise ApiError("invalid_request", f"{name} must be one of {', '.join(allowed)}", param=name)
+        out[name] = value
+    return out
+
+
+def requests_csv(db: Database, tenant_id: str, query: Query, extra: dict[str, str] | None = None
+                 ) -> Iterator[str]:
     """Yield the header and then one line per trace in [from, to), filtered like the summary."""
     yield _line(list(COLUMNS))
-    base: dict[str, Any] = {"tenantId": tenant_id, **query.filters()}
+    base: dict[str, Any] = {"tenantId": tenant_id, **query.filters(), **(extra or {})}
     last: tuple[Any, str] | None = None
     while True:
         window: dict[str, Any] = {"$gte": query.start, "$lt": query.end}

@@ -144,6 +144,9 @@ def test_exports(gateway: Any, day: dict[str, Any]) -> None:
     assert {row["requestId"] for row in rows} == {t["_id"] for t in day["traces"]}
     assert sum(float(row["costUsd"]) for row in rows) == pytest.approx(0.02112, abs=1e-12)
     assert SECRET not in text and "support assistant" not in text
+    safe_only = gateway.client.get("/v1/exports/requests.csv?optimizationMode=safe", headers=auth)
+    assert len(list(csv.DictReader(io.StringIO(safe_only.get_data(as_text=True))))) == 1
+    assert gateway.client.get("/v1/exports/requests.csv?status=maybe", headers=auth).status_code == 400
     exported = gateway.client.get("/v1/exports/analytics.json?feature=search", headers=auth).get_json()
     assert exported["exportedAt"].endswith("Z")
     assert exported["filters"]["feature"] == "search"
