@@ -3,10 +3,12 @@
 import json
 from datetime import datetime, timedelta
 
+import pytest
+
 from app.optimize import waste
 from app.optimize.pricing import Pricer
-from app.services import measurement
-from app.store import calibration
+from app.services import measurement, rollups
+from app.store import calibration, templates
 from tests.tasks.trace_factory import make_trace, memory_db, payload_for, usage
 
 PRICER = Pricer()
@@ -185,3 +187,44 @@ def test_requests_with_tools_or_images_do_not_calibrate() -> None:
     run(db, with_image, image)
     assert db.token_calibration.count_documents({}) == 0
     assert stored(db, with_image)["measurement"] == "measured"
+
+
+@pytest.mark.parametrize(("owner", "attr"), [(templates, "record_use"), (calibration, "ratio"),
+                                            (measurement, "mark_trace_dirty"), (calibration, "add_sample")])
+def test_worker_killed_at_any_point_then_redelivered_ends_like_one_clean_run(owner, attr, monkeypatch) -> None:
+    def scenario(db) -> dict:
+        trace = make_trace(provider="anthropic", model="claude-3-7-sonnet-20250219", usage=usage(40, 5),
+                           costNanos=195, at=T0)
+        db.request_traces.insert_one(trace)
+        return trace
+
+    clean_db = memory_db()
+    clean = scenario(clean_db)
+    run(clean_db, clean, MESSY)
+    rollups.refresh(clean_db, T0 + timedelta(hours=1))
+
+    db = memory_db()
+    trace = scenario(db)
+    original = getattr(owner, attr)
+    calls = {"n": 0}
+
+    def crash_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("worker killed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, attr, crash_once)
+    with pytest.raises(RuntimeError):
+        run(db, trace, MESSY)
+    run(db, trace, MESSY)                      # the redelivery (acks_late)
+    run(db, trace, MESSY)                      # and a duplicate for good measure
+    rollups.refresh(db, T0 + timedelta(hours=1))
+    assert stored(db, trace)["waste"] == stored(clean_db, clean)["waste"]
+    assert stored(db, trace)["savings"] == stored(clean_db, clean)["savings"]
+    assert db.templates.find_one({}, {"_id": 0}) == clean_db.templates.find_one({}, {"_id": 0})
+    built = db.rollups.find_one({}, {"stats": 1, "dirty": 1, "_id": 0})
+    assert built == clean_db.rollups.find_one({}, {"stats": 1, "dirty": 1, "_id": 0})
+    assert built["dirty"] is False and built["stats"]["requests"] == 1
+    samples = db.token_calibration.find_one({}) or {}
+    assert samples.get("samples", 0) <= 1     # a crash right after the claim may lose the one sample
