@@ -228,6 +228,10 @@ def stats_for_range(db: Database, tenant_id: str, start: datetime, end: datetime
                     filters: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Stats over [start, end): whole days from rollups, partial edge days straight from traces.
 
+    A bucket marked but never built yet (its first minute) is summarized from its traces; a built bucket
+    may lag its newest traces until the next rollup run (every minute under beat; before every read in the
+    embedded default).
+
     Returns the merged stats and the per-bucket rows (feature/provider/model breakdowns).
     """
     rows: list[dict[str, Any]] = []
@@ -235,8 +239,10 @@ def stats_for_range(db: Database, tenant_id: str, start: datetime, end: datetime
     last_full = day_start(end)
     if first_full < last_full:
         for doc in store.find_range(db, tenant_id, first_full, last_full, filters):
+            stats = from_stored(doc["stats"]) if doc.get("stats") is not None else summarize(
+                traces.collection(db).find(bucket_query(doc), TRACE_FIELDS))  # marked, never built yet
             rows.append({"provider": doc.get("provider"), "model": doc.get("model"),
-                         "feature": doc.get("feature"), "day": doc.get("day"), "stats": from_stored(doc["stats"])})
+                         "feature": doc.get("feature"), "day": doc.get("day"), "stats": stats})
         partial = [(start, min(first_full, end)), (max(last_full, start), end)]
     else:
         partial = [(start, end)]

@@ -113,3 +113,22 @@ def test_stats_for_range_mixes_rollups_and_partial_days() -> None:
     assert inside["costNanos"] == 10
     other, _ = rollups.stats_for_range(db, "ten_b", datetime(2026, 12, 1), datetime(2026, 12, 4), {})
     assert other["requests"] == 0
+
+
+def test_rollup_bucket_task_and_unbuilt_bucket_reads(monkeypatch) -> None:
+    import tasks.rollups as rollup_tasks
+
+    db = memory_db()
+    monkeypatch.setattr(rollup_tasks, "handles", lambda: type("H", (), {"db": db})())
+    trace = make_trace(at=datetime(2026, 12, 1, 9), costNanos=42, usage=usage(1, 1), feature="f")
+    db.request_traces.insert_one(trace)
+    rollups.mark_trace_dirty(db, trace, datetime(2026, 12, 1, 10))
+    unbuilt, _ = rollups.stats_for_range(db, "ten_a", datetime(2026, 12, 1), datetime(2026, 12, 2), {})
+    assert unbuilt["costNanos"] == 42                              # summarized from traces, not empty
+    payload = {"tenantId": "ten_a", "createdAt": "2026-12-01T09:00:00", "provider": "openai", "model": "gpt-4o",
+               "feature": "f"}
+    assert rollup_tasks.rollup_bucket(payload) is True
+    assert rollup_tasks.rollup_bucket(payload) is True             # marks again, so rebuilds again
+    bucket = db.rollups.find_one({})
+    assert rollup_tasks.rollup_bucket({"bucketId": bucket["_id"]}) is False   # nothing new since
+    assert db.rollups.find_one({})["stats"]["costNanos"] == 42
