@@ -5,10 +5,11 @@
 
 Part 1 times the work a cache miss adds to a request: building the key (canonical JSON + SHA-256 of the
 body) and one Redis GET that finds nothing. Target: under 1 ms at p50 for a typical chat body.
-Part 2 starts the real gateway (gunicorn, one gevent worker, embedded store, Redis DB 13) and two canned
+Part 2 starts the real gateway (gunicorn, one gevent worker, embedded store, Redis DB 13 for the cache and as
+the Celery broker, as ``KILLTOKEN_TASKS_MODE=auto`` does with Redis; no worker consumes) and two canned
 upstreams (instant, and one that answers after ``--upstream-ms``), then times ``bypass`` requests, ``read_only``
 misses (lookup only), ``read_write`` misses (lookup + write) and ``read_write`` hits over HTTP, and prints the
-hit/miss latency ratio and what the lookup adds to a miss. Keys it created in DB 13 are deleted afterwards.
+hit/miss latency ratio and what the lookup adds to a miss. Every key it created in DB 13 is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def serve_upstream(port: int, delay_ms: float) -> None:
     WSGIServer(("127.0.0.1", port), app, log=None, handler_class=instant_upstream.NoDelayHandler).serve_forever()
 
 
-def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
+def bench_http(rounds: int, upstream_ms: float, tasks_mode: str = "celery") -> dict[str, float]:
     """Part 2: bypass / read_only miss / read_write miss / hit through a live gunicorn gateway (gevent worker).
 
     Two upstreams: ``openai`` answers instantly (pure gateway cost), ``mistral`` after ``upstream_ms``.
@@ -148,7 +149,7 @@ def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
     from tests import live_server
 
     admin = redis.Redis.from_url(HTTP_REDIS_URL, socket_timeout=5)
-    before = set(admin.scan_iter(match="kt:*", count=1000))
+    before = set(admin.scan_iter(count=1000))
     ports = {"openai": live_server.free_port(), "mistral": live_server.free_port()}
     delays = {"openai": 0.0, "mistral": upstream_ms}
     upstreams = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve-upstream",
@@ -157,7 +158,7 @@ def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
     log_path = Path(tempfile.mkdtemp()) / "bench-cache-gateway.log"
     env = {f"KILLTOKEN_UPSTREAM_URL_{name.upper()}": f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env.update({"KILLTOKEN_BOOTSTRAP_TENANTS": f"bench:{key}", "KILLTOKEN_LOG_LEVEL": "WARNING",
-                "REDIS_URL": HTTP_REDIS_URL, "KILLTOKEN_CACHE_ENABLED": "true", "KILLTOKEN_TASKS_MODE": "inprocess",
+                "REDIS_URL": HTTP_REDIS_URL, "KILLTOKEN_CACHE_ENABLED": "true", "KILLTOKEN_TASKS_MODE": tasks_mode,
                 "KILLTOKEN_CACHE_TTL_SECONDS": "600"})
     gateway = live_server.start(env, log_path)
     session = requests.Session()
@@ -171,8 +172,8 @@ def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
             assert created.status_code == 201, created.text
         url = gateway.base_url + "/v1/chat"
         run = uuid.uuid4().hex
-        print(f"\nPart 2 — through HTTP (gunicorn, 1 gevent worker, embedded store), {rounds} requests each, "
-              "concurrency 1")
+        print(f"\nPart 2 — through HTTP (gunicorn, 1 gevent worker, embedded store, tasks {tasks_mode}), "
+              f"{rounds} requests each, concurrency 1, cases interleaved")
         for provider, model in (("openai", "gpt-4.1-mini"), ("mistral", "mistral-small-latest")):
             counter = [0]
 
@@ -215,7 +216,7 @@ def bench_http(rounds: int, upstream_ms: float) -> dict[str, float]:
         for process in upstreams:
             process.kill()
             process.wait()
-        created_keys = set(admin.scan_iter(match="kt:*", count=1000)) - before
+        created_keys = set(admin.scan_iter(count=1000)) - before
         if created_keys:
             admin.delete(*created_keys)
         admin.close()
@@ -229,6 +230,8 @@ def main() -> int:
     parser.add_argument("--http-rounds", type=int, default=300)
     parser.add_argument("--upstream-ms", type=float, default=50.0,
                         help="the slow fake upstream's delay (a real provider takes 300 ms to many seconds)")
+    parser.add_argument("--tasks-mode", choices=("celery", "inprocess"), default="celery",
+                        help="celery (queued to Redis, as in production with REDIS_URL) or inprocess (embedded)")
     parser.add_argument("--serve-upstream", nargs=2, metavar=("PORT", "DELAY_MS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -236,7 +239,7 @@ def main() -> int:
         return 0
     bench_lookup(args.rounds)
     if args.http:
-        bench_http(args.http_rounds, args.upstream_ms)
+        bench_http(args.http_rounds, args.upstream_ms, args.tasks_mode)
     return 0
 
 
