@@ -33,33 +33,56 @@ _ENCODER = json.JSONEncoder(
 )
 
 
-def canonical_json(value: Any) -> bytes:
+def canonical_json(value: Any, *, body: Any = None) -> bytes:
     """Serialize a JSON value canonically (see the module docstring) for hashing.
 
     Raises ``ApiError("invalid_request")`` for NaN/Infinity (a client can send them: Python's JSON parser
-    accepts them) and ``TypeError`` for values that are not JSON at all (a caller bug).
+    accepts them) and ``TypeError`` for values that are not JSON at all (a caller bug). When ``value`` wraps
+    a client body, pass it as ``body`` so the error names the path the client sent (``$.providerOptions...``).
     """
-    return _ENCODER.encode(_normalize(value, "$")).encode("utf-8", "surrogatepass")
+    try:
+        normalized = _normalize(value)
+    except (ValueError, TypeError):
+        _raise_with_path(value if body is None else body, "$")
+        _raise_with_path(value, "$")
+        raise
+    return _ENCODER.encode(normalized).encode("utf-8", "surrogatepass")
 
 
-def _normalize(value: Any, path: str) -> Any:
-    """Return ``value`` with every integral float replaced by the exact int, after type checks."""
+def _normalize(value: Any) -> Any:
+    """Return ``value`` with every integral float replaced by the exact int (the hot path: no path strings)."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ApiError("invalid_request", f"{path}: NaN and Infinity are not valid JSON numbers")
+            raise ValueError("not finite")
         return int(value) if value.is_integer() else value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TypeError(f"{path}: object keys must be strings, got {type(key).__name__}")
-            out[key] = _normalize(item, f"{path}.{key}")
+                raise TypeError("object key")
+            out[key] = _normalize(item)
         return out
     if isinstance(value, (list, tuple)):
-        return [_normalize(item, f"{path}[{index}]") for index, item in enumerate(value)]
-    raise TypeError(f"{path}: {type(value).__name__} is not a JSON value")
+        return [_normalize(item) for item in value]
+    raise TypeError("not JSON")
+
+
+def _raise_with_path(value: Any, path: str) -> None:
+    """Walk again to name where the bad value is (only after the fast walk failed)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ApiError("invalid_request", f"{path}: NaN and Infinity are not valid JSON numbers")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path}: object keys must be strings, got {type(key).__name__}")
+            _raise_with_path(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _raise_with_path(item, f"{path}[{index}]")
+    elif not (value is None or isinstance(value, (str, bool, int, float))):
+        raise TypeError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
 def answer_fields(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,9 +133,9 @@ def cache_key(
         model,
         normalize_endpoint(endpoint or ""),
         entry_format,
-        _normalize(answer_fields(body), "$"),  # "$" so an error names the body path the client sent
+        answer_fields(body),  # normalized once, by canonical_json
     ]
-    return CACHE_KEY_PREFIX + hashlib.sha256(canonical_json(material)).hexdigest()
+    return CACHE_KEY_PREFIX + hashlib.sha256(canonical_json(material, body=material[-1])).hexdigest()
 
 
 def body_fingerprint(body: dict[str, Any], *, context: Mapping[str, Any] | None = None) -> str:
@@ -121,7 +144,6 @@ def body_fingerprint(body: dict[str, Any], *, context: Mapping[str, Any] | None 
     ``context`` adds request facts that live outside the body (e.g. the wrappers' ``x-killtoken-provider``
     header), so the same key with the same body but another provider is a reuse, not a replay.
     """
-    material: Any = _normalize(answer_fields(body), "$")
-    if context:
-        material = [material, dict(context)]
-    return hashlib.sha256(canonical_json(material)).hexdigest()
+    answer = answer_fields(body)
+    material: Any = [answer, dict(context)] if context else answer
+    return hashlib.sha256(canonical_json(material, body=answer)).hexdigest()
