@@ -125,6 +125,8 @@ class IdempotencyStore:
         """Claim the key, or return the stored outcome to replay; 409 while running, 422 on another body."""
         if not tenant_id:
             raise ValueError("begin needs the authenticated tenant id")
+        if not fingerprint or "|" in fingerprint:
+            raise ValueError("fingerprint must be body_fingerprint()'s hex digest")
         name = redis_key(tenant_id, entry_point, key, self._prefix)
         claim = Claim(redis_key=name, fingerprint=fingerprint, token=secrets.token_hex(16))
         try:

@@ -340,3 +340,12 @@ def test_unserializable_outcome_is_not_stored_and_does_not_raise(rdb: TestKeys) 
         idem.begin("ten_a", "chat", "k1", FP_A)
     assert err.value.code == "idempotency_in_progress"
     assert idem.release(claim) is True
+
+
+@pytest.mark.parametrize("fingerprint", ["", None, "a|b"])
+def test_malformed_fingerprint_is_a_caller_bug(fingerprint: object) -> None:
+    from unittest import mock
+
+    idem = IdempotencyStore(mock.MagicMock(), ttl_seconds=10, lease_seconds=10)
+    with pytest.raises(ValueError):
+        idem.begin("ten_a", "chat", "k", fingerprint)  # type: ignore[arg-type]
