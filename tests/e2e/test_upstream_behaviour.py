@@ -160,3 +160,18 @@ def test_non_json_and_wrong_media_type(gateway, tenant):
     assert (text.status_code, text.get_json()["error"]["code"]) == (415, "unsupported_media_type")
     assert gateway.client.get("/v1/nowhere").get_json()["error"]["code"] == "not_found"
     assert gateway.client.get("/v1/chat").get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_task_payloads_carry_no_secret(gateway, upstreams, tenant):
+    sent: list = []
+    dispatcher = gateway.app.extensions["killtoken_dispatcher"]
+    original = dispatcher.send
+    dispatcher.send = lambda name, payload: sent.append((name, payload)) or True
+    try:
+        assert _call(gateway, tenant).status_code == 200
+    finally:
+        dispatcher.send = original
+    assert [name for name, _ in sent] == ["killtoken.measure_request"]
+    blob = json.dumps(sent)
+    assert PROVIDER_KEYS["openai"] not in blob and tenant not in blob
+    assert_no_canary(blob)
