@@ -83,6 +83,12 @@ class Deps(Protocol):
     def tokens(self) -> Any: ...
 
 
+def _now_ms() -> datetime:
+    """UTC now at MongoDB's resolution (milliseconds), so the embedded store orders and pages like MongoDB."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def _nanos_to_usd(nanos: int | None) -> float | None:
     return None if nanos is None else nanos / 1e9
 
@@ -106,7 +112,7 @@ class _Run:
         self.trace: dict[str, Any] = {
             "_id": self.request_id,
             "tenantId": None,
-            "createdAt": datetime.now(UTC).replace(tzinfo=None),
+            "createdAt": _now_ms(),
             "entryPoint": entry_point,
             "provider": None,
             "model": None,

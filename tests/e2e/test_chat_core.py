@@ -90,3 +90,41 @@ def test_tenant_b_cannot_read_tenant_a_trace_or_credential(gateway, upstreams):
     assert test.status_code == 404
     used = gateway.chat(key_b, provider="openai", model="gpt-4.1", messages=HELLO)
     assert used.get_json()["error"]["code"] == "provider_credential_required"
+
+
+def test_unknown_model_costs_null_with_a_reason_never_zero(gateway, upstreams):
+    key = gateway.tenant()
+    gateway.add_credential(key, "openai")
+    metrics = gateway.chat(key, provider="openai", model="ft:my-private-model-xyz", messages=HELLO).get_json()[
+        "metrics"]
+    assert metrics["costUsd"] is None
+    assert "ft:my-private-model-xyz" in metrics["costReason"]
+
+
+def test_request_list_paginates_by_cursor_and_filters(gateway, upstreams):
+    key = gateway.tenant()
+    gateway.add_credential(key, "openai")
+    gateway.add_credential(key, "anthropic")
+    ids = []
+    for index in range(5):
+        provider, model = ("openai", "gpt-4.1") if index % 2 == 0 else ("anthropic", "claude-sonnet-4-5")
+        body = gateway.chat(key, provider=provider, model=model, messages=HELLO,
+                            metadata={"feature": f"f{index % 2}"}).get_json()
+        ids.append(body["metrics"]["requestId"])
+    seen, cursor = [], None
+    while True:
+        url = "/v1/requests?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = gateway.client.get(url, headers=gateway.auth(key)).get_json()
+        seen.extend(t["requestId"] for t in page["data"])
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5 and set(seen) == set(ids)  # no page skips or repeats
+    assert seen == list(reversed(ids))  # newest first
+    only = gateway.client.get("/v1/requests?provider=anthropic&feature=f1", headers=gateway.auth(key)).get_json()
+    assert [t["requestId"] for t in only["data"]] == [ids[3], ids[1]]
+    future = gateway.client.get("/v1/requests?from=2999-01-01T00:00:00Z", headers=gateway.auth(key)).get_json()
+    assert future["data"] == []
+    for bad in ("cursor=garbage!!", "from=yesterday", "limit=0", "limit=abc"):
+        response = gateway.client.get(f"/v1/requests?{bad}", headers=gateway.auth(key))
+        assert (response.status_code, response.get_json()["error"]["code"]) == (400, "invalid_request"), bad
