@@ -483,3 +483,59 @@ def test_hung_redis_costs_one_short_timeout(upstreams: Upstreams, own_redis: Red
     finally:
         own_redis.resume()
     assert metrics_of(tenant.chat("read_write"))["cacheStatus"] == "hit"
+
+
+@requires_redis_server
+def test_live_gateway_keeps_serving_through_a_redis_outage(upstreams: Upstreams, own_redis: RedisServer,
+                                                           tmp_path: Any) -> None:
+    """The production shape: gunicorn + gevent worker, REDIS_URL for cache, idempotency and the Celery broker
+    (tasks mode auto → celery). Redis stops and comes back while the gateway runs."""
+    import time
+
+    import requests
+
+    from app.security.api_keys import mint
+    from tests import live_server
+
+    key = mint()
+    env = {**upstreams.env(), "REDIS_URL": own_redis.url, "KILLTOKEN_CACHE_ENABLED": "true",
+           "KILLTOKEN_BOOTSTRAP_TENANTS": f"outage:{key}", "KILLTOKEN_LOG_LEVEL": "WARNING"}
+    server = live_server.start(env, tmp_path / "gateway.log")
+    session = requests.Session()
+    session.trust_env = False
+    auth = {"authorization": f"Bearer {key}"}
+    body = {"provider": "openai", "model": "gpt-4o-mini", "messages": MESSAGES,
+            "cachePolicy": {"exactCache": "read_write"}}
+
+    def chat(**extra: Any) -> tuple[requests.Response, float]:
+        started = time.monotonic()
+        response = session.post(server.base_url + "/v1/chat", json={**body, **extra}, headers=auth, timeout=30)
+        return response, time.monotonic() - started
+
+    try:
+        created = session.post(server.base_url + "/v1/provider-credentials", headers=auth,
+                               json={"provider": "openai", "apiKey": "sk-test-openai-1111"}, timeout=30)
+        assert created.status_code == 201, created.text
+        assert chat()[0].json()["metrics"]["cacheStatus"] == "miss"
+        assert chat()[0].json()["metrics"]["cacheStatus"] == "hit"
+
+        own_redis.stop()
+        for _ in range(5):
+            response, elapsed = chat()
+            assert response.status_code == 200, response.text
+            assert response.json()["metrics"]["cacheStatus"] == "unavailable"
+            assert elapsed < 1.0
+        refused, elapsed = chat(idempotencyKey="during-outage")
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "idempotency_unavailable"
+        assert elapsed < 1.0
+
+        own_redis.start()
+        statuses = [chat()[0].json()["metrics"]["cacheStatus"] for _ in range(2)]
+        assert statuses == ["miss", "hit"]
+        first, _ = chat(idempotencyKey="after-outage", providerOptions={"temperature": 0})
+        again, _ = chat(idempotencyKey="after-outage", providerOptions={"temperature": 0})
+        assert first.status_code == again.status_code == 200
+        assert again.json()["metrics"]["idempotencyStatus"] == "replayed"
+    finally:
+        server.stop()
+    assert "sk-test-openai-1111" not in server.logs()
