@@ -481,3 +481,67 @@ def test_records_carry_the_configured_ttls(cached: Gateway, upstreams: Upstreams
     assert len(cache_keys) == 1 and len(idem_keys) == 1
     assert 280 <= client.ttl(cache_keys[0]) <= 300  # KILLTOKEN_CACHE_TTL_SECONDS=300 in cache_env
     assert 280 <= client.ttl(idem_keys[0]) <= 300   # KILLTOKEN_IDEMPOTENCY_TTL_SECONDS=300
+
+
+def delete_records_of(url: str, body: dict[str, Any]) -> None:
+    """Delete the idempotency records of a live (subprocess) gateway: found by the body's unique fingerprint."""
+    import redis
+
+    from app.services.cache_key import body_fingerprint
+
+    fingerprint = body_fingerprint(body).encode()
+    admin = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        for name in admin.scan_iter(match="kt:idem:*", count=1000):
+            value = admin.get(name) or b""
+            if value.startswith(b"d|" + fingerprint) or value.endswith(b"|" + fingerprint):
+                admin.delete(name)
+    finally:
+        admin.close()
+
+
+@requires_redis
+def test_live_gateway_concurrent_duplicates_one_provider_call(upstreams: Upstreams, tmp_path: Any) -> None:
+    """gunicorn + gevent worker: 40 concurrent duplicates are 40 greenlets in the worker; one provider call."""
+    import requests
+
+    from app.security.api_keys import mint
+    from tests import live_server
+
+    key = mint()
+    url = shared_url(E2E_DB)
+    env = {**upstreams.env(), "REDIS_URL": url, "KILLTOKEN_CACHE_ENABLED": "true",
+           "KILLTOKEN_TASKS_MODE": "inprocess", "KILLTOKEN_BOOTSTRAP_TENANTS": f"burst:{key}",
+           "KILLTOKEN_LOG_LEVEL": "WARNING", "KILLTOKEN_IDEMPOTENCY_TTL_SECONDS": "120"}
+    server = live_server.start(env, tmp_path / "gateway.log")
+    auth = {"authorization": f"Bearer {key}"}
+    tag = mint()[-12:]
+    body = {"provider": "openai", "model": "gpt-4o-mini", "idempotencyKey": f"live-burst-{tag}",
+            "messages": [{"role": "user", "content": f"charge me once ({tag})"}]}
+    workers = 40
+    barrier = threading.Barrier(workers)
+
+    def send(_: int) -> tuple[int, str | None]:
+        session = requests.Session()
+        session.trust_env = False
+        barrier.wait()
+        for _ in range(100):
+            response = session.post(server.base_url + "/v1/chat", json=body, headers=auth, timeout=30)
+            if response.status_code != 409:
+                return response.status_code, response.json()["metrics"]["idempotencyStatus"]
+            time.sleep(0.05)
+        return 409, None
+
+    try:
+        created = requests.post(server.base_url + "/v1/provider-credentials", headers=auth, timeout=30,
+                                json={"provider": "openai", "apiKey": "sk-test-openai-1111"})
+        assert created.status_code == 201, created.text
+        upstreams.fakes["openai"].slow_next(0.5)
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(send, range(workers)))
+    finally:
+        server.stop()
+        delete_records_of(url, body)
+    assert calls(upstreams) == 1
+    assert sorted(status for status, _ in results) == [200] * workers
+    assert [state for _, state in results].count("replayed") == workers - 1
