@@ -215,6 +215,7 @@ class _Run:
             "optimizationMode": incoming.optimization_mode,
             "messages": incoming.messages,
             "nativeBody": incoming.native_body,
+            "hasTools": bool(incoming.options.get("tools") or (incoming.native_body or {}).get("tools")),
         }
 
 
@@ -412,7 +413,8 @@ class Gateway:
             t["savings"]["verifiedNanos"] = pricer.verified_savings_nanos(adapter.id, t["model"], parsed.usage)
             removed = (optimization or {}).get("tokensRemoved") or 0
             if removed > 0:
-                t["savings"]["estimatedNanos"] = pricer.input_cost_nanos(adapter.id, t["model"], removed) or 0
+                t["savings"]["estimatedNanos"] = pricer.input_cost_nanos(
+                    adapter.id, t["model"], removed, input_tokens_context=parsed.usage.input_tokens) or 0
 
     # -- stored answers (cache entries and idempotent results) ---------------------------------------------
     def _entry(self, run: _Run, outcome: Outcome) -> dict[str, Any]:
