@@ -176,7 +176,7 @@ def private_redis() -> Iterator[RedisServer]:
         server.close()
 
 
-E2E_DB = int(os.environ.get("TEST_REDIS_E2E_DB", "12"))
+E2E_DB = int(os.environ.get("TEST_REDIS_E2E_DB", "9"))  # DB 12 is FLUSHed by other tests
 
 
 class TrackingRedis(redis.Redis):
