@@ -97,6 +97,11 @@ class Handles:
         return self._tokens
 
 
+    def built_tokens(self) -> Any:
+        """The token source if this process built one (nothing to forget otherwise)."""
+        return self._tokens
+
+
 def init_app(app: Flask, settings: dict[str, Any]) -> Handles:
     handles = Handles(settings=settings)
     app.extensions[EXTENSION_KEY] = handles

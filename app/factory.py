@@ -21,6 +21,7 @@ from app.config import load_settings
 from app.errors import ApiError
 from app.security.credential_crypto import Keyring
 from app.services import bootstrap
+from app.services.credentials import ActiveCredentials
 from app.services.dispatch import Dispatcher
 from app.services.pipeline import Gateway
 from app.services.tenant_auth import KeyVerifier
@@ -83,6 +84,7 @@ class _AppDeps:
         self._handles = handles
         self.settings = handles.settings
         self.keyring, self.pricer, self.dispatcher = keyring, pricer, dispatcher
+        self.credentials = ActiveCredentials(self.settings["KILLTOKEN_KEY_CACHE_SECONDS"])
         self._exact: Any = None
         self._idem: Any = None
 

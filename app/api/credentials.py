@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from app.api.auth import require_tenant
 from app.api.body import read_json_object
+from app.api.gateway import GATEWAY_KEY
 from app.errors import ApiError
 from app.extensions import handles
 from app.services import credential_test
@@ -30,6 +31,7 @@ def _settings() -> dict[str, Any]:
 def create() -> Any:
     tenant = require_tenant()
     created = service.create(handles().db, _keyring(), tenant.tenant_id, read_json_object(), _settings())
+    _forget(tenant.tenant_id, created["id"], created["provider"])
     return jsonify(created), 201
 
 
@@ -52,15 +54,16 @@ def update(credential_id: str) -> Any:
     tenant = require_tenant()
     body = read_json_object()
     updated = service.update(handles().db, _keyring(), tenant.tenant_id, credential_id, body, _settings())
-    gateway_tokens_forget(tenant.tenant_id, credential_id)
+    _forget(tenant.tenant_id, credential_id, updated["provider"])
     return jsonify(updated)
 
 
 @blp.route("/v1/provider-credentials/<credential_id>", methods=["DELETE"])
 def delete(credential_id: str) -> Any:
     tenant = require_tenant()
+    provider = service.get(handles().db, tenant.tenant_id, credential_id)["provider"]
     service.delete(handles().db, tenant.tenant_id, credential_id)
-    gateway_tokens_forget(tenant.tenant_id, credential_id)
+    _forget(tenant.tenant_id, credential_id, provider)
     return "", 204
 
 
@@ -78,10 +81,11 @@ def test(credential_id: str) -> Any:
     return jsonify(result)
 
 
-def gateway_tokens_forget(tenant_id: str, credential_id: str) -> None:
-    """Drop any cached OAuth token of this credential in this process (other processes key by version)."""
-    tokens = handles()._tokens
-    if tokens is not None and hasattr(tokens, "forget"):
+def _forget(tenant_id: str, credential_id: str, provider: str) -> None:
+    """Make a change apply at once in this process: drop the cached record and any cached OAuth token."""
+    current_app.extensions[GATEWAY_KEY].deps.credentials.forget(tenant_id, provider)
+    tokens = handles().built_tokens()
+    if tokens is not None:
         tokens.forget(tenant_id, credential_id)
 
 

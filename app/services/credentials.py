@@ -7,6 +7,7 @@ the secret.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pymongo.database import Database
@@ -172,9 +173,39 @@ def to_credential(keyring: Keyring, doc: dict[str, Any]) -> Credential:
     )
 
 
-def load_active(db: Database, keyring: Keyring, tenant_id: str, provider: str) -> Credential:
+class ActiveCredentials:
+    """Per-process cache of active credential records (sealed, never decrypted here) for at most ``ttl``.
+
+    A change made through this process applies at once (``forget``); one made through another worker applies
+    within ``ttl`` (KILLTOKEN_KEY_CACHE_SECONDS, at most 1 s), the same bound as key revocation. Records are
+    decrypted per request, so plaintext secrets live only for the call.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 10000) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._docs: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+
+    def get(self, db: Database, tenant_id: str, provider: str) -> dict[str, Any] | None:
+        key = (tenant_id, provider)
+        now = time.monotonic()
+        hit = self._docs.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        doc = store.find_active(db, tenant_id, provider)
+        if len(self._docs) >= self._max:
+            self._docs.clear()
+        self._docs[key] = (now, doc)
+        return doc
+
+    def forget(self, tenant_id: str, provider: str) -> None:
+        self._docs.pop((tenant_id, provider), None)
+
+
+def load_active(db: Database, keyring: Keyring, tenant_id: str, provider: str,
+                cache: ActiveCredentials | None = None) -> Credential:
     """The credential a call uses, or 400 ``provider_credential_required`` (before any cache or call)."""
-    doc = store.find_active(db, tenant_id, provider)
+    doc = cache.get(db, tenant_id, provider) if cache is not None else store.find_active(db, tenant_id, provider)
     if doc is None:
         raise ApiError("provider_credential_required",
                        f"add an active {provider} credential for this tenant (POST /v1/provider-credentials); "

@@ -74,6 +74,7 @@ class Deps(Protocol):
     db: Any
     settings: dict[str, Any]
     keyring: Any
+    credentials: Any                       # ActiveCredentials: the short-lived record cache
     pricer: Any
     session: Any
     dispatcher: Any
@@ -255,7 +256,8 @@ class Gateway:
         t.update(provider=incoming.provider, model=incoming.model, optimizationMode=incoming.optimization_mode,
                  feature=incoming.feature, metadata=incoming.metadata)
         adapter = get_adapter(incoming.provider)
-        credential = credential_service.load_active(deps.db, deps.keyring, tenant.tenant_id, adapter.id)
+        credential = credential_service.load_active(deps.db, deps.keyring, tenant.tenant_id, adapter.id,
+                                                    deps.credentials)
         t["credentialId"] = credential.id
 
         request, optimization = self._optimize(incoming)
