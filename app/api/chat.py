@@ -45,10 +45,12 @@ def parse_chat_body(body: dict[str, Any], feature_header: str | None) -> gateway
         raise ApiError("streaming_not_supported", "stream: true is not supported; send a non-streaming request")
     options = {k: v for k, v in options.items() if k != "stream"}
     metadata = parse_metadata(body.get("metadata"))
+    mode = parse_mode(body.get("optimizationMode"))
+    # Defaults spelled out or left implicit are the same request: the key sees the resolved values.
+    key_body = {**body, "optimizationMode": mode, "providerOptions": options}
     return gateway.Incoming(
         entry_point="chat", entry_format=FORMAT_KILLTOKEN, provider=provider, model=model,
-        messages=messages, options=options, key_body=body,
-        optimization_mode=parse_mode(body.get("optimizationMode")), metadata=metadata,
+        messages=messages, options=options, key_body=key_body, optimization_mode=mode, metadata=metadata,
         feature=parse_feature(metadata, feature_header),
         cache_policy=exact_cache.parse_policy(body.get("cachePolicy")),
         idempotency_key=idempotency.validate_key(body.get("idempotencyKey")),

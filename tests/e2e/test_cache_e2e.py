@@ -542,9 +542,6 @@ def test_live_gateway_keeps_serving_through_a_redis_outage(upstreams: Upstreams,
 
 
 @requires_redis
-@pytest.mark.xfail(strict=True, reason="needless miss (never a wrong hit): app/api/chat.py passes key_body=body, so "
-                   "an absent optimizationMode and an explicit 'measure_only' (the default) hash differently; "
-                   "the wrappers already put the resolved mode in key_body")
 def test_default_optimization_mode_spelled_out_still_hits(cached: Gateway, upstreams: Upstreams) -> None:
     tenant = Tenant(cached)
     tenant.chat("read_write")
