@@ -17,5 +17,6 @@ _NOT_OPTIONS = frozenset({"model", "messages", "stream", "metadata"})
 def parse_openai_request(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``(messages, options)`` from a chat.completions body; malformed messages → 400 invalid_messages."""
     messages = validate_messages(body.get("messages"))
-    options = {name: value for name, value in body.items() if name not in _NOT_OPTIONS}
+    # A null field is an absent one in the chat.completions API (SDKs send e.g. "stop": null).
+    options = {name: value for name, value in body.items() if name not in _NOT_OPTIONS and value is not None}
     return messages, options

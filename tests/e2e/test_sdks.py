@@ -172,3 +172,13 @@ def test_ready_reports_backends_without_secrets(live):
     assert live["key"] not in json.dumps(ready)
 
 
+
+
+def test_openai_wrapper_treats_null_fields_as_absent(live, upstreams):
+    response = live["http"].post(live["server"].base_url + "/v1/openai/chat/completions",
+                                 headers={"authorization": f"Bearer {live['key']}"},
+                                 json={"model": "gpt-4.1", "messages": [{"role": "user", "content": "Hi"}],
+                                       "stop": None, "stream": False, "stream_options": None, "temperature": None})
+    assert response.status_code == 200, response.text
+    assert upstreams.fakes["openai"].last.json() == {"model": "gpt-4.1",
+                                                     "messages": [{"role": "user", "content": "Hi"}]}
