@@ -175,3 +175,20 @@ def test_task_payloads_carry_no_secret(gateway, upstreams, tenant):
     blob = json.dumps(sent)
     assert PROVIDER_KEYS["openai"] not in blob and tenant not in blob
     assert_no_canary(blob)
+
+
+def test_health_does_no_io_and_ready_fails_when_mongo_is_down():
+    import base64
+    import os
+
+    gateway = make_gateway({"KILLTOKEN_MONGODB_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200",
+                            "KILLTOKEN_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()})
+    started = time.monotonic()
+    assert gateway.client.get("/health").status_code == 200
+    assert time.monotonic() - started < 0.1
+    ready = gateway.client.get("/ready")
+    assert ready.status_code == 503
+    body = ready.get_json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["persistence"]["ok"] is False
+    assert "mongodb://" not in json.dumps(body)
