@@ -179,10 +179,7 @@ def _max_tokens(options: dict[str, Any], default_max_tokens: int) -> int:
     value = options.get("max_tokens", options.get("max_completion_tokens"))
     if value is None:
         return default_max_tokens
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ApiError("invalid_provider_options", "max_tokens must be a positive integer",
-                       param="max_tokens")
-    return value
+    return canonical.positive_int(value, "max_tokens")
 
 
 def to_anthropic_body(request: ChatRequest, default_max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -221,20 +218,16 @@ def to_anthropic_body(request: ChatRequest, default_max_tokens: int = DEFAULT_MA
     return body
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def anthropic_usage(usage: Any) -> Usage:
     """Anthropic's ``input_tokens`` excludes both cache buckets; normalized input adds them back."""
     usage = usage if isinstance(usage, dict) else {}
-    cache_read = _int(usage.get("cache_read_input_tokens"))
-    cache_write = _int(usage.get("cache_creation_input_tokens"))
+    cache_read = canonical.token_count(usage.get("cache_read_input_tokens"))
+    cache_write = canonical.token_count(usage.get("cache_creation_input_tokens"))
     return Usage(
-        input_tokens=_int(usage.get("input_tokens")) + cache_read + cache_write,
+        input_tokens=canonical.token_count(usage.get("input_tokens")) + cache_read + cache_write,
         cached_input_tokens=cache_read,
         cache_write_input_tokens=cache_write,
-        output_tokens=_int(usage.get("output_tokens")),
+        output_tokens=canonical.token_count(usage.get("output_tokens")),
     )
 
 
@@ -261,6 +254,19 @@ def parse_anthropic_response(body: Any, provider: str = PROVIDER_ID) -> ParsedRe
         response_id=body.get("id") if isinstance(body.get("id"), str) else None,
         model=body.get("model") if isinstance(body.get("model"), str) else None,
     )
+
+
+def beta_header(options: dict[str, Any]) -> str | None:
+    """The ``anthropic_beta`` option (a string or a list of strings) as an ``anthropic-beta`` header value."""
+    beta = options.get("anthropic_beta")
+    if beta is None:
+        return None
+    if isinstance(beta, list) and all(isinstance(b, str) for b in beta):
+        beta = ",".join(beta)
+    if not isinstance(beta, str):
+        raise ApiError("invalid_provider_options",
+                       "anthropic_beta must be a string or a list of strings", param="anthropic_beta")
+    return beta
 
 
 def anthropic_error_type(body: Any) -> str | None:
@@ -293,13 +299,8 @@ class AnthropicAdapter:
 
     def build_request(self, request: ChatRequest, credential: Credential, origin: str) -> UpstreamRequest:
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
-        beta = request.options.get("anthropic_beta")
+        beta = beta_header(request.options)
         if beta is not None:
-            if isinstance(beta, list) and all(isinstance(b, str) for b in beta):
-                beta = ",".join(beta)
-            if not isinstance(beta, str):
-                raise ApiError("invalid_provider_options",
-                               "anthropic_beta must be a string or a list of strings", param="anthropic_beta")
             headers["anthropic-beta"] = beta
         body = to_anthropic_body(request, DEFAULT_MAX_TOKENS)
         url = origin.rstrip("/") + self.path

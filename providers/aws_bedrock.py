@@ -64,7 +64,7 @@ from providers.base import (
     map_error,
     unsupported_option,
 )
-from providers.credentials import config_string, only_fields
+from providers.credentials import config_string, only_fields, secret_string, secrets_bundle
 
 Json = dict[str, Any]
 
@@ -78,7 +78,8 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,2047}$")
 _CLAUDE_MODEL = re.compile(r"(^|[./])anthropic\.claude")
-_SECRET_FIELDS = ("accessKeyId", "secretAccessKey", "sessionToken")
+_SECRET_FIELDS = ("accessKeyId", "secretAccessKey")
+_OPTIONAL_SECRET_FIELDS = ("sessionToken",)
 _CONFIG_FIELDS = ("region", "defaultModel")
 
 _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
@@ -114,14 +115,8 @@ _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "len
 # ---- credential -------------------------------------------------------------------------------------------
 
 def _secret_string(secrets: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = secrets.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError("invalid_provider_secrets", f"secrets.{name} must be a non-empty string",
-                       param=f"secrets.{name}")
-    value = value.strip()
-    if any(ch.isspace() for ch in value):
+    value = secret_string(secrets, name, required=required)
+    if value is not None and any(ch.isspace() for ch in value):
         raise ApiError("invalid_provider_secrets", f"secrets.{name} must not contain whitespace",
                        param=f"secrets.{name}")
     return value
@@ -129,17 +124,7 @@ def _secret_string(secrets: dict[str, Any], name: str, *, required: bool = True)
 
 def validate_secrets(api_key: str | None, secrets: dict[str, Any] | None) -> dict[str, str]:
     """The normalized secrets bundle; the same checks the signer relies on at call time."""
-    if api_key is not None:
-        raise ApiError("invalid_provider_secrets",
-                       "aws_bedrock takes secrets {accessKeyId, secretAccessKey, sessionToken?}, not apiKey",
-                       param="apiKey")
-    if not isinstance(secrets, dict) or not secrets:
-        raise ApiError("invalid_provider_secrets", "secrets {accessKeyId, secretAccessKey} are required",
-                       param="secrets")
-    for name in sorted(secrets):
-        if name not in _SECRET_FIELDS:
-            raise ApiError("invalid_provider_secrets", f"secrets.{name} is not accepted by aws_bedrock",
-                           param=f"secrets.{name}")
+    secrets = secrets_bundle(PROVIDER_ID, api_key, secrets, _SECRET_FIELDS, _OPTIONAL_SECRET_FIELDS)
     access_key_id = _secret_string(secrets, "accessKeyId")
     if not _ACCESS_KEY_ID.match(access_key_id or ""):
         raise ApiError("invalid_provider_secrets",
@@ -294,25 +279,13 @@ def _tool_config(tools: Any, choice: Any) -> Json:
     return config
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ApiError("invalid_provider_options", f"{name} must be a positive integer", param=name)
-    return value
-
-
 def _inference_config(options: Json) -> Json:
-    config: Json = {}
-    native = options.get("inferenceConfig")
-    if native is not None:
-        if not isinstance(native, dict):
-            raise ApiError("invalid_provider_options", "inferenceConfig must be an object",
-                           param="inferenceConfig")
-        config.update(native)
+    config: Json = dict(canonical.object_option(options, "inferenceConfig"))
     for name, target in _INFERENCE_RENAMES.items():
         if name in options:
             config[target] = options[name]
     if "maxTokens" in config:
-        config["maxTokens"] = _positive_int(config["maxTokens"], "max_tokens")
+        config["maxTokens"] = canonical.positive_int(config["maxTokens"], "max_tokens")
     if "stop" in options:
         config["stopSequences"] = canonical.stop_list(options["stop"])
     return config
@@ -337,13 +310,7 @@ def to_converse_body(request: ChatRequest) -> Json:
         body["toolConfig"] = _tool_config(options["tools"], options.get("tool_choice"))
     elif options.get("tool_choice") is not None:
         raise ApiError("invalid_provider_options", "tool_choice needs tools", param="tool_choice")
-    extra: Json = {}
-    native_extra = options.get("additionalModelRequestFields")
-    if native_extra is not None:
-        if not isinstance(native_extra, dict):
-            raise ApiError("invalid_provider_options", "additionalModelRequestFields must be an object",
-                           param="additionalModelRequestFields")
-        extra.update(native_extra)
+    extra: Json = dict(canonical.object_option(options, "additionalModelRequestFields"))
     for name in sorted(_MODEL_FIELDS & options.keys()):
         extra[name] = beta_list(options[name]) if name == "anthropic_beta" else options[name]
     if extra:
@@ -395,20 +362,16 @@ def to_invoke_body(request: ChatRequest) -> Json:
 
 # ---- responses and errors ---------------------------------------------------------------------------------
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def converse_usage(usage: Any) -> Usage:
     """``inputTokens`` excludes both cache buckets; normalized input adds them back."""
     usage = usage if isinstance(usage, dict) else {}
-    cache_read = _count(usage.get("cacheReadInputTokens"))
-    cache_write = _count(usage.get("cacheWriteInputTokens"))
+    cache_read = canonical.token_count(usage.get("cacheReadInputTokens"))
+    cache_write = canonical.token_count(usage.get("cacheWriteInputTokens"))
     return Usage(
-        input_tokens=_count(usage.get("inputTokens")) + cache_read + cache_write,
+        input_tokens=canonical.token_count(usage.get("inputTokens")) + cache_read + cache_write,
         cached_input_tokens=cache_read,
         cache_write_input_tokens=cache_write,
-        output_tokens=_count(usage.get("outputTokens")),
+        output_tokens=canonical.token_count(usage.get("outputTokens")),
     )
 
 

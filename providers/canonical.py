@@ -131,3 +131,25 @@ def merge_same_role(turns: list[tuple[str, list[Any]]]) -> list[tuple[str, list[
         else:
             merged.append((role, list(items)))
     return merged
+
+
+def token_count(value: Any) -> int:
+    """A usage counter from a provider answer: a positive int as is, anything else (bool, None, junk) 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def positive_int(value: Any, name: str) -> int:
+    """An option that must be a positive integer (``max_tokens``); refused with ``param=name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError("invalid_provider_options", f"{name} must be a positive integer", param=name)
+    return value
+
+
+def object_option(options: dict[str, Any], name: str) -> dict[str, Any]:
+    """A provider-native option that must be an object (e.g. ``generationConfig``); {} when absent."""
+    value = options.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError("invalid_provider_options", f"{name} must be an object", param=name)
+    return value

@@ -28,15 +28,44 @@ def no_config(config: dict[str, Any] | None) -> dict[str, Any]:
     return {}
 
 
-def config_string(config: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    """A trimmed non-empty string field of config (named in the error, never echoed)."""
-    value = config.get(name)
+def _string_field(values: dict[str, Any], section: str, code: str, name: str, required: bool) -> str | None:
+    value = values.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise ApiError("invalid_provider_config", f"config.{name} must be a non-empty string",
-                       param=f"config.{name}")
+        raise ApiError(code, f"{section}.{name} must be a non-empty string", param=f"{section}.{name}")
     return value.strip()
+
+
+def config_string(config: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    """A trimmed non-empty string field of config (named in the error, never echoed)."""
+    return _string_field(config, "config", "invalid_provider_config", name, required)
+
+
+def secret_string(secrets: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    """A trimmed non-empty string field of a secrets bundle (named in the error, never echoed)."""
+    return _string_field(secrets, "secrets", "invalid_provider_secrets", name, required)
+
+
+def secrets_bundle(provider: str, api_key: str | None, secrets: dict[str, Any] | None,
+                   required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The opening save-time checks of a secrets-bundle provider; returns ``secrets`` once they pass.
+
+    Refuses an apiKey, a missing or non-object bundle, and any field outside ``required + optional``. The
+    field-level checks (presence, format) stay with the provider.
+    """
+    if api_key is not None:
+        shape = ", ".join([*required, *(f"{name}?" for name in optional)])
+        raise ApiError("invalid_provider_secrets", f"{provider} takes secrets {{{shape}}}, not apiKey",
+                       param="apiKey")
+    if not isinstance(secrets, dict) or not secrets:
+        raise ApiError("invalid_provider_secrets", f"secrets {{{', '.join(required)}}} are required",
+                       param="secrets")
+    for name in sorted(secrets):
+        if name not in required and name not in optional:
+            raise ApiError("invalid_provider_secrets", f"secrets.{name} is not accepted by {provider}",
+                           param=f"secrets.{name}")
+    return secrets
 
 
 def only_fields(config: dict[str, Any], allowed: tuple[str, ...]) -> None:

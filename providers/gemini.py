@@ -211,12 +211,7 @@ def to_gemini_body(request: ChatRequest, provider: str = PROVIDER_ID) -> Json:
         generation["stopSequences"] = canonical.stop_list(options["stop"])
     if "response_format" in options:
         generation.update(_response_format(options["response_format"]))
-    native_generation = options.get("generationConfig")
-    if native_generation is not None:
-        if not isinstance(native_generation, dict):
-            raise ApiError("invalid_provider_options", "generationConfig must be an object",
-                           param="generationConfig")
-        generation.update(native_generation)
+    generation.update(canonical.object_option(options, "generationConfig"))
     if generation:
         body["generationConfig"] = generation
     if "tools" in options:
@@ -228,18 +223,15 @@ def to_gemini_body(request: ChatRequest, provider: str = PROVIDER_ID) -> Json:
     return body
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def gemini_usage(metadata: Any) -> Usage:
     """promptTokenCount includes cached tokens; candidatesTokenCount excludes thoughts (added back here)."""
     metadata = metadata if isinstance(metadata, dict) else {}
-    thoughts = _int(metadata.get("thoughtsTokenCount"))
+    thoughts = canonical.token_count(metadata.get("thoughtsTokenCount"))
     return Usage(
-        input_tokens=_int(metadata.get("promptTokenCount")) + _int(metadata.get("toolUsePromptTokenCount")),
-        cached_input_tokens=_int(metadata.get("cachedContentTokenCount")),
-        output_tokens=_int(metadata.get("candidatesTokenCount")) + thoughts,
+        input_tokens=(canonical.token_count(metadata.get("promptTokenCount"))
+                      + canonical.token_count(metadata.get("toolUsePromptTokenCount"))),
+        cached_input_tokens=canonical.token_count(metadata.get("cachedContentTokenCount")),
+        output_tokens=canonical.token_count(metadata.get("candidatesTokenCount")) + thoughts,
         reasoning_tokens=thoughts,
     )
 

@@ -32,6 +32,7 @@ from google.oauth2 import service_account
 from app.errors import ApiError
 from providers import canonical
 from providers.base import Credential
+from providers.credentials import secret_string
 
 PROVIDER_ID = "google_vertex"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -54,16 +55,6 @@ def _silence_transport_debug() -> None:
         logger.addFilter(_NoRequestBodies())
 
 
-def _secrets_field(secrets: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = secrets.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError("invalid_provider_secrets", f"secrets.{name} must be a non-empty string",
-                       param=f"secrets.{name}")
-    return value.strip()
-
-
 def normalize_private_key(pem: str) -> str:
     """A PEM pasted from a JSON key file often keeps its ``\\n`` escapes; restore the line breaks."""
     pem = pem.strip()
@@ -80,9 +71,9 @@ def load_service_account(secrets: dict[str, Any] | None, token_uri: str = GOOGLE
     the key itself never appears in the error or its chain.
     """
     secrets = secrets or {}
-    email = _secrets_field(secrets, "clientEmail") or ""
-    key = _secrets_field(secrets, "privateKey") or ""
-    key_id = _secrets_field(secrets, "privateKeyId", required=False)
+    email = secret_string(secrets, "clientEmail") or ""
+    key = secret_string(secrets, "privateKey") or ""
+    key_id = secret_string(secrets, "privateKeyId", required=False)
     info = {"type": "service_account", "client_email": email, "private_key": normalize_private_key(key),
             "token_uri": token_uri}
     if key_id:

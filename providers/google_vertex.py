@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 from app.errors import ApiError
 from providers.anthropic import (
     DEFAULT_MAX_TOKENS,
+    beta_header,
     parse_anthropic_error,
     parse_anthropic_response,
     to_anthropic_body,
@@ -40,7 +41,7 @@ from providers.base import (
     ParsedResponse,
     UpstreamRequest,
 )
-from providers.credentials import config_string, only_fields
+from providers.credentials import config_string, only_fields, secrets_bundle
 from providers.gemini import parse_gemini_error, parse_gemini_response, to_gemini_body
 from providers.google_tokens import load_service_account, normalize_private_key
 
@@ -55,7 +56,8 @@ _PROJECT = re.compile(r"^(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0
 _LOCATION = re.compile(r"^(?:global|[a-z]+-[a-z]+[0-9]{1,2})$")
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SECRET_FIELDS = ("clientEmail", "privateKey", "privateKeyId")
+_SECRET_FIELDS = ("clientEmail", "privateKey")
+_OPTIONAL_SECRET_FIELDS = ("privateKeyId",)
 _CONFIG_FIELDS = ("projectId", "location", "defaultModel", "endpointUrl")
 
 
@@ -80,17 +82,7 @@ def https_origin(value: str) -> str:
 
 def validate_secrets(api_key: str | None, secrets: dict[str, Any] | None) -> dict[str, str]:
     """The normalized service-account fields; the private key must load and sign with google-auth."""
-    if api_key is not None:
-        raise ApiError("invalid_provider_secrets",
-                       "google_vertex takes secrets {clientEmail, privateKey, privateKeyId?}, not apiKey",
-                       param="apiKey")
-    if not isinstance(secrets, dict) or not secrets:
-        raise ApiError("invalid_provider_secrets", "secrets {clientEmail, privateKey} are required",
-                       param="secrets")
-    for name in sorted(secrets):
-        if name not in _SECRET_FIELDS:
-            raise ApiError("invalid_provider_secrets", f"secrets.{name} is not accepted by google_vertex",
-                           param=f"secrets.{name}")
+    secrets = secrets_bundle(PROVIDER_ID, api_key, secrets, _SECRET_FIELDS, _OPTIONAL_SECRET_FIELDS)
     load_service_account(secrets)
     email = secrets["clientEmail"].strip()
     if not _EMAIL.match(email):
@@ -198,13 +190,8 @@ class VertexAdapter:
         if is_claude_model(request.model):
             publisher, method, body = "anthropic", "rawPredict", to_vertex_claude_body(request)
             answer_format = FORMAT_ANTHROPIC
-            beta = request.options.get("anthropic_beta")
+            beta = beta_header(request.options)
             if beta is not None:
-                if isinstance(beta, list) and all(isinstance(b, str) for b in beta):
-                    beta = ",".join(beta)
-                if not isinstance(beta, str):
-                    raise ApiError("invalid_provider_options",
-                                   "anthropic_beta must be a string or a list of strings", param="anthropic_beta")
                 headers["anthropic-beta"] = beta
         else:
             publisher, method, body = "google", "generateContent", to_gemini_body(request, PROVIDER_ID)

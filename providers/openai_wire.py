@@ -122,13 +122,9 @@ def to_openai_body(request: ChatRequest, dialect: Dialect, model: str | None = N
     return body
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def _detail(usage: Json, block: str, name: str) -> int:
     details = usage.get(block)
-    return _count(details.get(name)) if isinstance(details, dict) else 0
+    return canonical.token_count(details.get(name)) if isinstance(details, dict) else 0
 
 
 def openai_usage(usage: Any, dialect: Dialect) -> Usage:
@@ -142,17 +138,17 @@ def openai_usage(usage: Any, dialect: Dialect) -> Usage:
     """
     usage = usage if isinstance(usage, dict) else {}
     cached = (_detail(usage, "prompt_tokens_details", "cached_tokens")
-              or _count(usage.get("prompt_cache_hit_tokens"))
+              or canonical.token_count(usage.get("prompt_cache_hit_tokens"))
               or _detail(usage, "prompt_token_details", "cached_tokens")
-              or _count(usage.get("num_cached_tokens"))
-              or _count(usage.get("cached_tokens")))
+              or canonical.token_count(usage.get("num_cached_tokens"))
+              or canonical.token_count(usage.get("cached_tokens")))
     reasoning = (_detail(usage, "completion_tokens_details", "reasoning_tokens")
-                 or _count(usage.get("reasoning_tokens")))
-    output = _count(usage.get("completion_tokens"))
+                 or canonical.token_count(usage.get("reasoning_tokens")))
+    output = canonical.token_count(usage.get("completion_tokens"))
     if not dialect.reasoning_in_completion:
         output += reasoning
-    extra_input = sum(_count(usage.get(name)) for name in dialect.extra_input_fields)
-    prompt = _count(usage.get("prompt_tokens")) + extra_input
+    extra_input = sum(canonical.token_count(usage.get(name)) for name in dialect.extra_input_fields)
+    prompt = canonical.token_count(usage.get("prompt_tokens")) + extra_input
     return Usage(
         input_tokens=prompt,
         cached_input_tokens=cached,
