@@ -220,15 +220,8 @@ def to_anthropic_body(request: ChatRequest, default_max_tokens: int = DEFAULT_MA
 
 def anthropic_usage(usage: Any) -> Usage:
     """Anthropic's ``input_tokens`` excludes both cache buckets; normalized input adds them back."""
-    usage = usage if isinstance(usage, dict) else {}
-    cache_read = canonical.token_count(usage.get("cache_read_input_tokens"))
-    cache_write = canonical.token_count(usage.get("cache_creation_input_tokens"))
-    return Usage(
-        input_tokens=canonical.token_count(usage.get("input_tokens")) + cache_read + cache_write,
-        cached_input_tokens=cache_read,
-        cache_write_input_tokens=cache_write,
-        output_tokens=canonical.token_count(usage.get("output_tokens")),
-    )
+    return canonical.cache_exclusive_usage(usage, "input_tokens", "output_tokens", "cache_read_input_tokens",
+                                           "cache_creation_input_tokens")
 
 
 def parse_anthropic_response(body: Any, provider: str = PROVIDER_ID) -> ParsedResponse:

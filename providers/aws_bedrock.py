@@ -364,15 +364,8 @@ def to_invoke_body(request: ChatRequest) -> Json:
 
 def converse_usage(usage: Any) -> Usage:
     """``inputTokens`` excludes both cache buckets; normalized input adds them back."""
-    usage = usage if isinstance(usage, dict) else {}
-    cache_read = canonical.token_count(usage.get("cacheReadInputTokens"))
-    cache_write = canonical.token_count(usage.get("cacheWriteInputTokens"))
-    return Usage(
-        input_tokens=canonical.token_count(usage.get("inputTokens")) + cache_read + cache_write,
-        cached_input_tokens=cache_read,
-        cache_write_input_tokens=cache_write,
-        output_tokens=canonical.token_count(usage.get("outputTokens")),
-    )
+    return canonical.cache_exclusive_usage(usage, "inputTokens", "outputTokens", "cacheReadInputTokens",
+                                           "cacheWriteInputTokens")
 
 
 def parse_converse_response(body: Any) -> ParsedResponse:

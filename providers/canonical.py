@@ -1,7 +1,8 @@
 """Reading canonical (OpenAI chat format) messages: the pieces every non-OpenAI translation needs.
 
 Anthropic, Gemini (and the Bedrock/Vertex adapters) all split content into text and images, decode data URLs
-and parse tool-call arguments the same way; one implementation keeps their error behaviour identical.
+and parse tool-call arguments the same way; one implementation keeps their error behaviour identical. The
+option checks and usage counters every adapter shares live here too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import ApiError
+from providers.base import Usage
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<data>.*)$", re.S)
 # Enum-like words only: snake_case / dotted, SCREAMING_CASE, CamelCase, or a 3-digit status. No digits inside
@@ -136,6 +138,23 @@ def merge_same_role(turns: list[tuple[str, list[Any]]]) -> list[tuple[str, list[
 def token_count(value: Any) -> int:
     """A usage counter from a provider answer: a positive int as is, anything else (bool, None, junk) 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def cache_exclusive_usage(usage: Any, input_field: str, output_field: str, cache_read_field: str,
+                          cache_write_field: str) -> Usage:
+    """Usage from an API whose input count excludes both cache buckets (Anthropic, Bedrock Converse).
+
+    Normalized ``input_tokens`` adds the cache reads and writes back; the field names are the provider's.
+    """
+    usage = usage if isinstance(usage, dict) else {}
+    cache_read = token_count(usage.get(cache_read_field))
+    cache_write = token_count(usage.get(cache_write_field))
+    return Usage(
+        input_tokens=token_count(usage.get(input_field)) + cache_read + cache_write,
+        cached_input_tokens=cache_read,
+        cache_write_input_tokens=cache_write,
+        output_tokens=token_count(usage.get(output_field)),
+    )
 
 
 def positive_int(value: Any, name: str) -> int:
