@@ -435,25 +435,29 @@ def test_wrapper_409_while_running_has_retry_after(cached: Gateway, upstreams: U
 @requires_redis
 def test_crashed_workers_claim_expires_after_the_lease(upstreams: Upstreams) -> None:
     """A claim left by a worker that died mid-request blocks retries (409) only until its lease ends."""
+    from app.api.gateway import GATEWAY_KEY
     from app.services.cache_key import body_fingerprint
 
     url = shared_url(E2E_DB)
-    gw = make_gateway(cache_env(upstreams, url, KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS="1"))
+    gw = make_gateway(cache_env(upstreams, url, KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS="3"))
     tracked = track_app_redis(gw.app)
     try:
         tenant = Tenant(gw)
+        assert chat_key(tenant, None).status_code == 200  # warm the app: the lease clock must not run on start-up
         body = {"provider": "openai", "model": "gpt-4o-mini",
                 "messages": [{"role": "user", "content": "What is 2 + 2?"}], "idempotencyKey": "crash"}
-        from app.api.gateway import GATEWAY_KEY
-
         store = gw.app.extensions[GATEWAY_KEY].deps.idempotency
-        store.begin(tenant.id, "chat", "crash", body_fingerprint(body))  # the "crashed" worker's claim
+        crashed = store.begin(tenant.id, "chat", "crash", body_fingerprint(body))  # the dead worker's claim
         blocked = gw.chat(tenant.key, **body)
-        assert blocked.status_code == 409
-        time.sleep(1.1)
+        assert blocked.status_code == 409, blocked.get_json()
+        deadline = time.monotonic() + 10
+        while gw.app.extensions[GATEWAY_KEY].deps.idempotency is store and time.monotonic() < deadline:
+            if not store._client.exists(crashed.redis_key):  # noqa: SLF001 - the lease ran out
+                break
+            time.sleep(0.1)
         retried = gw.chat(tenant.key, **body)
         assert retried.status_code == 200, retried.get_json()
-        assert calls(upstreams) == 1
+        assert calls(upstreams) == 2
     finally:
         cleanup_tracked(tracked, url)
 
