@@ -436,26 +436,25 @@ def test_wrapper_409_while_running_has_retry_after(cached: Gateway, upstreams: U
 def test_crashed_workers_claim_expires_after_the_lease(upstreams: Upstreams) -> None:
     """A claim left by a worker that died mid-request blocks retries (409) only until its lease ends."""
     from app.api.gateway import GATEWAY_KEY
-    from app.services.cache_key import body_fingerprint
+    from app.services.idempotency import redis_key
 
     url = shared_url(E2E_DB)
-    gw = make_gateway(cache_env(upstreams, url, KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS="3"))
+    gw = make_gateway(cache_env(upstreams, url, KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS="2"))
     tracked = track_app_redis(gw.app)
     try:
         tenant = Tenant(gw)
-        assert chat_key(tenant, None).status_code == 200  # warm the app: the lease clock must not run on start-up
-        body = {"provider": "openai", "model": "gpt-4o-mini",
-                "messages": [{"role": "user", "content": "What is 2 + 2?"}], "idempotencyKey": "crash"}
+        # A finished request with the same body tells us the fingerprint the pipeline uses (also warms the app).
+        assert chat_key(tenant, "probe").status_code == 200
+        stored = tracked.get(redis_key(tenant.id, "chat", "probe"))  # type: ignore[union-attr]
+        fingerprint = stored.split(b"|")[1].decode()
         store = gw.app.extensions[GATEWAY_KEY].deps.idempotency
-        crashed = store.begin(tenant.id, "chat", "crash", body_fingerprint(body))  # the dead worker's claim
-        blocked = gw.chat(tenant.key, **body)
+        crashed = store.begin(tenant.id, "chat", "crash", fingerprint)  # the claim of a worker that died
+        blocked = chat_key(tenant, "crash")
         assert blocked.status_code == 409, blocked.get_json()
         deadline = time.monotonic() + 10
-        while gw.app.extensions[GATEWAY_KEY].deps.idempotency is store and time.monotonic() < deadline:
-            if not store._client.exists(crashed.redis_key):  # noqa: SLF001 - the lease ran out
-                break
-            time.sleep(0.1)
-        retried = gw.chat(tenant.key, **body)
+        while tracked.exists(crashed.redis_key) and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.05)
+        retried = chat_key(tenant, "crash")
         assert retried.status_code == 200, retried.get_json()
         assert calls(upstreams) == 2
     finally:
@@ -487,19 +486,22 @@ def test_records_carry_the_configured_ttls(cached: Gateway, upstreams: Upstreams
     assert 280 <= client.ttl(idem_keys[0]) <= 300   # KILLTOKEN_IDEMPOTENCY_TTL_SECONDS=300
 
 
-def delete_records_of(url: str, body: dict[str, Any]) -> None:
-    """Delete the idempotency records of a live (subprocess) gateway: found by the body's unique fingerprint."""
+def delete_live_record(base_url: str, auth: dict[str, str], request_id: str | None, redis_url: str,
+                       idempotency_key: str) -> None:
+    """Delete the idempotency record a live (subprocess) gateway wrote: its tenant id comes from the trace."""
     import redis
+    import requests
 
-    from app.services.cache_key import body_fingerprint
+    from app.services.idempotency import redis_key
 
-    fingerprint = body_fingerprint(body).encode()
-    admin = redis.Redis.from_url(url, socket_timeout=5)
+    if request_id is None:
+        return
+    trace_doc = requests.get(f"{base_url}/v1/requests/{request_id}", headers=auth, timeout=10)
+    if trace_doc.status_code != 200:
+        return
+    admin = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
-        for name in admin.scan_iter(match="kt:idem:*", count=1000):
-            value = admin.get(name) or b""
-            if value.startswith(b"d|" + fingerprint) or value.endswith(b"|" + fingerprint):
-                admin.delete(name)
+        admin.delete(redis_key(trace_doc.json()["tenantId"], "chat", idempotency_key))
     finally:
         admin.close()
 
@@ -525,12 +527,15 @@ def test_live_gateway_concurrent_duplicates_one_provider_call(upstreams: Upstrea
     workers = 40
     barrier = threading.Barrier(workers)
 
+    request_ids: list[str] = []
+
     def send(_: int) -> tuple[int, str | None]:
         session = requests.Session()
         session.trust_env = False
         barrier.wait()
         for _ in range(100):
             response = session.post(server.base_url + "/v1/chat", json=body, headers=auth, timeout=30)
+            request_ids.append(response.headers.get("x-killtoken-request-id", ""))
             if response.status_code != 409:
                 return response.status_code, response.json()["metrics"]["idempotencyStatus"]
             time.sleep(0.05)
@@ -544,8 +549,9 @@ def test_live_gateway_concurrent_duplicates_one_provider_call(upstreams: Upstrea
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(send, range(workers)))
     finally:
+        delete_live_record(server.base_url, auth, next((r for r in request_ids if r), None), url,
+                           body["idempotencyKey"])
         server.stop()
-        delete_records_of(url, body)
     assert calls(upstreams) == 1
     assert sorted(status for status, _ in results) == [200] * workers
     assert [state for _, state in results].count("replayed") == workers - 1
