@@ -5,11 +5,11 @@
 
 Part 1 times the work a cache miss adds to a request: building the key (canonical JSON + SHA-256 of the
 body) and one Redis GET that finds nothing. Target: under 1 ms at p50 for a typical chat body.
-Part 2 starts the real gateway (gunicorn, one gevent worker, embedded store, Redis DB 13 for the cache and as
+Part 2 starts the real gateway (gunicorn, one gevent worker, embedded store, Redis DB 15 for the cache and as
 the Celery broker, as ``KILLTOKEN_TASKS_MODE=auto`` does with Redis; no worker consumes) and two canned
 upstreams (instant, and one that answers after ``--upstream-ms``), then times ``bypass`` requests, ``read_only``
 misses (lookup only), ``read_write`` misses (lookup + write) and ``read_write`` hits over HTTP, and prints the
-hit/miss latency ratio and what the lookup adds to a miss. Every key it created in DB 13 is deleted afterwards.
+hit/miss latency ratio and what the lookup adds to a miss. The keys it created in DB 15 are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ def bench_lookup(rounds: int) -> dict[str, float]:
     return results
 
 
-HTTP_REDIS_URL = os.environ.get("BENCH_HTTP_REDIS_URL", "redis://127.0.0.1:6379/13")
+BENCH_TTL_SECONDS = 600
+HTTP_REDIS_URL = os.environ.get("BENCH_HTTP_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def serve_upstream(port: int, delay_ms: float) -> None:
@@ -159,7 +160,8 @@ def bench_http(rounds: int, upstream_ms: float, tasks_mode: str = "celery") -> d
     env = {f"KILLTOKEN_UPSTREAM_URL_{name.upper()}": f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env.update({"KILLTOKEN_BOOTSTRAP_TENANTS": f"bench:{key}", "KILLTOKEN_LOG_LEVEL": "WARNING",
                 "REDIS_URL": HTTP_REDIS_URL, "KILLTOKEN_CACHE_ENABLED": "true", "KILLTOKEN_TASKS_MODE": tasks_mode,
-                "KILLTOKEN_CACHE_TTL_SECONDS": "600"})
+                "KILLTOKEN_CACHE_TTL_SECONDS": str(BENCH_TTL_SECONDS),
+                "KILLTOKEN_IDEMPOTENCY_TTL_SECONDS": str(BENCH_TTL_SECONDS)})
     gateway = live_server.start(env, log_path)
     session = requests.Session()
     session.trust_env = False
@@ -216,9 +218,11 @@ def bench_http(rounds: int, upstream_ms: float, tasks_mode: str = "celery") -> d
         for process in upstreams:
             process.kill()
             process.wait()
-        created_keys = set(admin.scan_iter(count=1000)) - before
-        if created_keys:
-            admin.delete(*created_keys)
+        mine = [name for name in set(admin.scan_iter(count=1000)) - before
+                if (name.startswith(b"kt:") and 0 < admin.ttl(name) <= BENCH_TTL_SECONDS)
+                or name.startswith((b"celery", b"_kombu.", b"unacked"))]
+        if mine:
+            admin.delete(*mine)
         admin.close()
     return results
 
