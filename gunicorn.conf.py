@@ -8,6 +8,9 @@ bind = f"0.0.0.0:{_settings['PORT']}"
 worker_class = "gevent"
 worker_connections = 1000
 workers = 1 if _settings["EMBEDDED_STORE"] else _settings["WEB_CONCURRENCY"]
+if _settings["EMBEDDED_STORE"] and _settings["WEB_CONCURRENCY"] > 1:
+    print("killtoken: WEB_CONCURRENCY ignored on the embedded store (one process holds it); set "
+          "KILLTOKEN_MONGODB_URI for more workers", flush=True)
 timeout = int(_settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"]) + 60
 graceful_timeout = 30
 keepalive = 75

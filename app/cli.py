@@ -79,6 +79,7 @@ def register(app: Flask) -> None:
         """Apply pending MongoDB migrations (the release process)."""
         import migrations
 
+        _refuse_if_embedded()
         applied = migrations.run(handles().db)
         click.echo(json.dumps({"applied": applied}))
 

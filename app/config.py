@@ -73,7 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Socket timeout for cache and idempotency calls; Redis trouble never blocks longer."),
     Setting("KILLTOKEN_TASKS_MODE", parse_str, "auto",
             "inprocess (run tasks in the web process), celery (send to the broker), or auto "
-            "(celery when REDIS_URL is set)."),
+            "(celery when REDIS_URL and KILLTOKEN_MONGODB_URI are set, else inprocess)."),
     Setting("KILLTOKEN_CELERY_BROKER_URL", parse_str, None,
             "Celery broker URL; defaults to REDIS_URL.", secret=True),
     Setting("KILLTOKEN_ENCRYPTION_KEY", parse_str, None,
@@ -142,11 +142,13 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
         values["KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS"] = int(
             values["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"] + values["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"]
         ) + 30
+    embedded = not values["KILLTOKEN_MONGODB_URI"]
     if values["KILLTOKEN_TASKS_MODE"] == "auto":
-        values["KILLTOKEN_TASKS_MODE"] = "celery" if values["REDIS_URL"] else "inprocess"
+        # A Celery worker cannot reach the embedded store (it lives in the web process), so tasks run there.
+        values["KILLTOKEN_TASKS_MODE"] = "celery" if values["REDIS_URL"] and not embedded else "inprocess"
     if not values["KILLTOKEN_CELERY_BROKER_URL"]:
         values["KILLTOKEN_CELERY_BROKER_URL"] = values["REDIS_URL"]
     if values["KILLTOKEN_TASKS_MODE"] == "celery" and not values["KILLTOKEN_CELERY_BROKER_URL"]:
         raise ConfigError("KILLTOKEN_TASKS_MODE: celery needs REDIS_URL or KILLTOKEN_CELERY_BROKER_URL")
-    values["EMBEDDED_STORE"] = not values["KILLTOKEN_MONGODB_URI"]
+    values["EMBEDDED_STORE"] = embedded
     return values

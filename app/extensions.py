@@ -45,8 +45,8 @@ class Handles:
         if uri:
             from pymongo import MongoClient
 
-            self._mongo_client = MongoClient(uri, tz_aware=False, serverSelectionTimeoutMS=5000,
-                                             connectTimeoutMS=5000)
+            self._mongo_client = MongoClient(uri, tz_aware=False, serverSelectionTimeoutMS=3000,
+                                             connectTimeoutMS=3000)
         else:
             import mongomock_ng
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 from flask_smorest import Api
+from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
 
 from app import extensions, logging_setup
 from app.api.auth import VERIFIER_KEY
 from app.api.gateway import GATEWAY_KEY
 from app.api.rendering import RENDERERS, error_shape_for
-from app.config import load_settings
+from app.config import ConfigError, load_settings
 from app.errors import ApiError
 from app.security.credential_crypto import Keyring
 from app.services import bootstrap
@@ -34,9 +36,15 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:
     settings = load_settings(environ, overrides)
     logging_setup.configure(settings["KILLTOKEN_LOG_LEVEL"])
+    _check_upstream_overrides(settings["UPSTREAM_URLS"])
+    if settings["EMBEDDED_STORE"] and settings["KILLTOKEN_TASKS_MODE"] == "celery":
+        log.warning("KILLTOKEN_TASKS_MODE=celery on the embedded store: no worker can reach this store, so "
+                    "queued measurement is never applied here (benchmarks only)")
     app = Flask(__name__)
+    app.json.sort_keys = False  # bodies keep the provider's key order
     app.config["KILLTOKEN"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings["KILLTOKEN_MAX_BODY_BYTES"]
+    # One byte of headroom: reading limit + 1 bytes of a chunked body is how app/api/body.py sees it is too large.
+    app.config["MAX_CONTENT_LENGTH"] = settings["KILLTOKEN_MAX_BODY_BYTES"] + 1
     app.config.update(API_TITLE="KillToken", API_VERSION="1", OPENAPI_VERSION="3.0.3",
                       OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json")
 
@@ -67,6 +75,22 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
              "redis" if settings["KILLTOKEN_CACHE_ENABLED"] else "off",
              settings["KILLTOKEN_TASKS_MODE"], "ephemeral key" if keyring.ephemeral else f"key {keyring.current_id}")
     return app
+
+
+def _check_upstream_overrides(overrides: dict[str, str]) -> None:
+    """KILLTOKEN_UPSTREAM_URL_<PROVIDER>: a known provider and a bare http(s) origin, or start-up stops."""
+    from providers.registry import PROVIDER_IDS
+
+    for provider, origin in sorted(overrides.items()):
+        setting = f"KILLTOKEN_UPSTREAM_URL_{provider.upper()}"
+        if provider not in PROVIDER_IDS:
+            raise ConfigError(f"{setting}: no provider {provider!r} (one of: {', '.join(PROVIDER_IDS)})")
+        parts = urlsplit(origin)
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password
+                or parts.path not in ("", "/") or parts.query or parts.fragment):
+            raise ConfigError(f"{setting}: must be an origin like http://127.0.0.1:9000 (scheme, host, port; "
+                              "the provider's own path is kept)")
+        log.info("upstream override: %s -> %s", provider, origin)
 
 
 def _prepare_database(db: Any, settings: dict[str, Any], entries: list[bootstrap.BootstrapEntry]) -> None:
@@ -170,6 +194,12 @@ def _register_error_handlers(app: Flask) -> None:
         return render(ApiError(code, status=exc.code))
 
     app.register_error_handler(HTTPException, http_error)
+
+    def database_down(exc: PyMongoError) -> Any:
+        log.error("database unavailable on %s: %s", request.path, type(exc).__name__)
+        return render(ApiError("not_ready", "the gateway's database is unreachable; retry shortly"))
+
+    app.register_error_handler(PyMongoError, database_down)
 
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error on %s", request.path)

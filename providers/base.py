@@ -225,6 +225,9 @@ def map_error(provider: str, status: int, headers: dict[str, str], error_type: s
         extra = {"retry-after": lowered["retry-after"]} if "retry-after" in lowered else {}
         return ApiError("provider_rate_limited", f"{provider} rate limited the request: HTTP 429{kind}",
                         headers=extra, provider_status=status)
+    if status == 408:
+        return ApiError("provider_timeout", f"{provider} timed out the request: HTTP 408{kind}",
+                        provider_status=status)
     if 400 <= status < 500:
         return ApiError("provider_request_rejected", f"{provider} rejected the request: HTTP {status}{kind}",
                         status=status if status in (400, 404, 409, 413, 422) else 400, provider_status=status)

@@ -20,8 +20,7 @@ from providers.base import UpstreamRequest
 def build_session(pool_size: int) -> requests.Session:
     """The process-wide session: keep-alive pools, no env proxies, no automatic retries."""
     session = requests.Session()
-    session.trust_env = False
-    session.max_redirects = 0
+    session.trust_env = False  # redirects: every call passes allow_redirects=False
     adapter = HTTPAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0, pool_block=False)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

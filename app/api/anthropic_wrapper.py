@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from app.api import gateway, wrapper_fields
 from app.api.body import peek_json_object, read_json_object
+from app.errors import ApiError
 from app.services.anthropic_input import parse_anthropic_request
 from app.services.render_anthropic import render_anthropic
 from app.services.request_fields import parse_feature, parse_metadata, parse_mode
@@ -24,6 +25,10 @@ def _parse(feature_header: str | None) -> gateway.Incoming:
     body = read_json_object()
     wrapper_fields.refuse_streaming(body)
     provider, model = wrapper_fields.choose_provider(body.get("model"), "anthropic")
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ApiError("invalid_request", "max_tokens is required and must be a positive integer",
+                       param="max_tokens")
     messages, options = parse_anthropic_request(body)
     metadata = parse_metadata(body.get("metadata"))
     mode = parse_mode(request.headers.get("x-killtoken-optimization-mode"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import jsonify
+from flask import Response
 from flask_smorest import Blueprint
 
 from app.api import gateway
@@ -57,11 +58,19 @@ def parse_chat_body(body: dict[str, Any], feature_header: str | None) -> gateway
     )
 
 
+def _envelope(outcome: gateway.Outcome) -> bytes:
+    """``{"response": <the provider's body, byte for byte>, "metrics": {...}}``."""
+    provider = outcome.provider_raw.strip() if outcome.provider_raw else json.dumps(
+        outcome.provider_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    metrics = json.dumps(outcome.metrics, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return b'{"response":' + provider + b',"metrics":' + metrics + b"}"
+
+
 @blp.route("/v1/chat", methods=["POST"])
 def chat() -> Any:
     feature = gateway.feature_header()
     outcome = gateway.run("chat", lambda: parse_chat_body(read_json_object(), feature), peek_json_object)
-    response = jsonify({"response": outcome.provider_body, "metrics": outcome.metrics})
+    response = Response(_envelope(outcome), mimetype="application/json")
     response.headers["x-killtoken-request-id"] = outcome.request_id
     for name, value in outcome.headers.items():
         response.headers[name] = value

@@ -18,7 +18,14 @@ def run(entry_point: str, parse: Any, partial: Any) -> Outcome:
 
 
 def feature_header() -> str | None:
-    return request.headers.get("x-killtoken-feature")
+    """The header as UTF-8 (WSGI hands header bytes over as Latin-1)."""
+    raw = request.headers.get("x-killtoken-feature")
+    if raw is None:
+        return None
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
 
 
 __all__ = ["Incoming", "Outcome", "run", "feature_header"]

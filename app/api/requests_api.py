@@ -66,6 +66,9 @@ def _decode_cursor(raw: str) -> tuple[datetime, str]:
 def list_requests() -> Any:
     tenant = require_tenant()
     args = request.args
+    unknown = sorted(set(args) - {"limit", "cursor", "from", "to", *traces.FILTER_FIELDS})
+    if unknown:
+        raise ApiError("invalid_request", f"unknown query parameter {unknown[0]!r}", param=unknown[0])
     try:
         limit = int(args.get("limit", 50))
     except ValueError:
@@ -74,8 +77,10 @@ def list_requests() -> Any:
         raise ApiError("invalid_request", f"limit must be between 1 and {MAX_LIMIT}", param="limit")
     filters = {name: args[name] for name in traces.FILTER_FIELDS if args.get(name)}
     cursor = _decode_cursor(args["cursor"]) if args.get("cursor") else None
-    docs = traces.page(handles().db, tenant.tenant_id, filters, parse_time(args.get("from"), "from"),
-                       parse_time(args.get("to"), "to"), cursor, limit + 1)
+    start, end = parse_time(args.get("from"), "from"), parse_time(args.get("to"), "to")
+    if start is not None and end is not None and start > end:
+        raise ApiError("invalid_request", "from is later than to", param="from")
+    docs = traces.page(handles().db, tenant.tenant_id, filters, start, end, cursor, limit + 1)
     more = len(docs) > limit
     docs = docs[:limit]
     return jsonify({"data": [render_trace(d) for d in docs],

@@ -35,6 +35,8 @@ def idempotency_key() -> str | None:
 
 
 def refuse_streaming(body: dict[str, Any]) -> None:
+    if "stream" in body and body["stream"] is not None and not isinstance(body["stream"], bool):
+        raise ApiError("invalid_request", "stream must be a boolean", param="stream")
     if body.get("stream") is True:
         raise ApiError("streaming_not_supported", "stream: true is not supported; send a non-streaming request",
                        param="stream")

@@ -38,14 +38,17 @@ def _validate_shape(body: Any, *, creating: bool) -> dict[str, Any]:
         raise ApiError("invalid_provider_secrets", "secrets must be an object", param="secrets")
     if "apiKey" in body and (not isinstance(body["apiKey"], str) or not body["apiKey"].strip()):
         raise ApiError("invalid_api_key", "apiKey must be a non-empty string", status=400, param="apiKey")
+    if "apiKey" in body and len(body["apiKey"]) > 4096:
+        raise ApiError("invalid_api_key", "apiKey is longer than 4096 characters", status=400, param="apiKey")
     if "name" in body and (not isinstance(body["name"], str) or len(body["name"]) > 120):
         raise ApiError("invalid_request", "name must be a string of at most 120 characters", param="name")
     return body
 
 
 def _preview(api_key: str | None, secrets: dict[str, str] | None) -> str:
+    """The last 4 characters, and only when the value is long enough that they reveal little (>= 16)."""
     basis = api_key or (secrets or {}).get("accessKeyId") or (secrets or {}).get("clientEmail") or ""
-    return "…" + basis[-4:] if basis else ""
+    return "…" + basis[-4:] if len(basis) >= 16 else "…"
 
 
 def _checked(adapter: ProviderAdapter, api_key: str | None, secrets: dict[str, Any] | None,
@@ -121,6 +124,8 @@ def update(db: Database, keyring: Keyring, tenant_id: str, credential_id: str, b
         raise ApiError("not_found", "no such provider credential")
     if "provider" in body and body["provider"] != doc["provider"]:
         raise ApiError("invalid_request", "provider cannot change; create a new credential", param="provider")
+    if not set(body) - {"provider"}:  # nothing to change: no new version
+        return render(doc)
     adapter = get_adapter(doc["provider"])
     current = _decrypt(keyring, doc)
     api_key = body.get("apiKey", current.get("apiKey"))

@@ -46,7 +46,7 @@ def _check_tool_calls(index: int, calls: Any) -> None:
                 or not isinstance(function, dict) or not isinstance(function.get("name"), str)
                 or not isinstance(function.get("arguments", ""), str)):
             raise _fail(index, f"tool_calls[{number}] must be {{id, type: function, function: {{name, "
-                               "arguments: string}}}}")
+                               "arguments: string}}")
 
 
 def validate_messages(raw: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pymongo.errors import PyMongoError
+
 from app.errors import ApiError
 from app.security.ids import new_id
 from app.services import credentials as credential_service
@@ -62,6 +64,7 @@ class Outcome:
     parsed: ParsedResponse | None
     metrics: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    provider_raw: bytes | None = None  # the provider's exact bytes on a live call (None when replayed)
 
 
 class Deps(Protocol):
@@ -199,7 +202,11 @@ class _Run:
         payload = self._measurement_payload()
         if payload is not None:
             t["measurement"] = "pending"
-        traces.insert(self.deps.db, t)
+        try:
+            traces.insert(self.deps.db, t)
+        except PyMongoError as exc:  # the answer still goes out; the log says which trace is missing
+            log.error("trace %s not written: %s", self.request_id, type(exc).__name__)
+            return self.metrics()
         if payload is not None:
             self.deps.dispatcher.send(MEASURE_TASK, payload)
         return self.metrics()
@@ -235,6 +242,12 @@ class Gateway:
             error.request_id = run.request_id
             error.metrics = run.finish(error.status, error)
             raise
+        except PyMongoError as exc:
+            log.error("database unavailable in request %s: %s", run.request_id, type(exc).__name__)
+            error = ApiError("not_ready", "the gateway's database is unreachable; retry shortly")
+            error.request_id = run.request_id
+            error.metrics = run.finish(503, error)
+            raise error from None
         except Exception:
             log.exception("unexpected failure in request %s", run.request_id)
             error = ApiError("internal_error", "an unexpected error occurred; see the trace " + run.request_id)
@@ -396,7 +409,8 @@ class Gateway:
             run.trace["providerStatus"] = timing.provider_status
         self._account(run, adapter, result.parsed, optimization)
         return Outcome(request_id=run.request_id, http_status=200, provider_body=result.body,
-                       provider_format=result.response_format, parsed=result.parsed, metrics={})
+                       provider_format=result.response_format, parsed=result.parsed, metrics={},
+                       provider_raw=result.raw)
 
     def _account(self, run: _Run, adapter: ProviderAdapter, parsed: ParsedResponse,
                  optimization: dict | None) -> None:

@@ -35,6 +35,7 @@ class CallResult:
     parsed: ParsedResponse
     status: int
     response_format: str
+    raw: bytes  # the provider's body bytes as received (after transfer decoding)
 
 
 @dataclass
@@ -68,4 +69,4 @@ def execute(adapter: ProviderAdapter, credential: Credential, upstream: Upstream
         raise ApiError("provider_error", f"{adapter.id} answered HTTP {response.status} with a body that is not "
                        "a JSON object", provider_status=response.status)
     return CallResult(body=body, parsed=adapter.parse_response(body), status=response.status,
-                      response_format=response_format)
+                      response_format=response_format, raw=response.body)

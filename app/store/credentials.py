@@ -20,7 +20,9 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """UTC now at MongoDB's millisecond resolution (what a read returns is what the write answered)."""
+    value = datetime.now(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def slot(tenant_id: str, provider: str) -> str:
