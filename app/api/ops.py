@@ -1,4 +1,8 @@
-"""GET /health (liveness: no auth, no I/O) and GET /ready (Mongo, Redis when enabled, dashboard auth)."""
+"""GET /health (liveness: no auth, no I/O) and GET /ready (Mongo, Redis when enabled, dashboard auth).
+
+/ready is 503 only when MongoDB is unreachable (nothing can be served). Redis down is 200 ``degraded``: the
+gateway still serves every request without an idempotency key, so a load balancer must not pull it.
+"""
 
 from __future__ import annotations
 
@@ -30,15 +34,17 @@ def ready() -> Any:
         ok = False
         checks["persistence"] = {"ok": False, "backend": "mongodb", "error": type(exc).__name__}
     client = h.redis
+    degraded = False
     if client is None:
         checks["cache"] = {"ok": True, "backend": "disabled"}
     else:
         try:
             client.ping()
             checks["cache"] = {"ok": True, "backend": "redis"}
-        except Exception as exc:
-            ok = False
+        except Exception as exc:  # still serving (cache unavailable, idempotent requests 503): degraded, not down
+            degraded = True
             checks["cache"] = {"ok": False, "backend": "redis", "error": type(exc).__name__}
     checks["tasks"] = {"ok": True, "mode": settings["KILLTOKEN_TASKS_MODE"]}
     checks["dashboardAuth"] = {"ok": True, "configured": bool(settings["KILLTOKEN_DASHBOARD_TOKEN"])}
-    return jsonify({"status": "ready" if ok else "not_ready", "checks": checks}), 200 if ok else 503
+    status = "not_ready" if not ok else ("degraded" if degraded else "ready")
+    return jsonify({"status": status, "checks": checks}), 200 if ok else 503

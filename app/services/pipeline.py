@@ -293,7 +293,7 @@ class Gateway:
             outcome = self._cached_or_call(run, incoming, adapter, credential, request, upstream, ckey,
                                            optimization)
         except ApiError as error:
-            self._settle_error(claim, error)
+            self._settle_error(run, claim, error)
             raise
         except Exception:
             self._release(claim)
@@ -350,15 +350,19 @@ class Gateway:
         if claim is None:
             return
         entry = self._entry(run, outcome)
-        self.deps.idempotency.complete(claim, {"httpStatus": outcome.http_status, "entry": entry, "error": None})
+        if not self.deps.idempotency.complete(claim, {"httpStatus": outcome.http_status, "entry": entry,
+                                                      "error": None}):
+            run.trace["idempotencyStatus"] = "not_stored"  # answered, but a retry would run again
 
-    def _settle_error(self, claim: Any, error: ApiError) -> None:
+    def _settle_error(self, run: _Run, claim: Any, error: ApiError) -> None:
         if claim is None:
             return
         if error.code in _STORABLE_ERRORS:
-            self.deps.idempotency.complete(claim, {"httpStatus": error.status, "entry": None, "error": {
+            stored = self.deps.idempotency.complete(claim, {"httpStatus": error.status, "entry": None, "error": {
                 "code": error.code, "message": error.message, "status": error.status,
                 "headers": error.headers, "providerStatus": error.provider_status}})
+            if not stored:
+                run.trace["idempotencyStatus"] = "not_stored"
         else:
             self.deps.idempotency.release(claim)
 
