@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask_smorest import Blueprint
 
 from app.api import gateway, wrapper_fields
@@ -12,7 +11,6 @@ from app.api.body import peek_json_object, read_json_object
 from app.errors import ApiError
 from app.services.anthropic_input import parse_anthropic_request
 from app.services.render_anthropic import render_anthropic
-from app.services.request_fields import parse_feature, parse_metadata, parse_mode
 from providers.base import FORMAT_ANTHROPIC
 
 blp = Blueprint("anthropic_wrapper", __name__, description="Anthropic Messages wrapper")
@@ -30,20 +28,13 @@ def _parse(feature_header: str | None) -> gateway.Incoming:
         raise ApiError("invalid_request", "max_tokens is required and must be a positive integer",
                        param="max_tokens")
     messages, options = parse_anthropic_request(body)
-    metadata = parse_metadata(body.get("metadata"))
-    mode = parse_mode(request.headers.get("x-killtoken-optimization-mode"))
     native = {k: v for k, v in body.items() if k not in _KILLTOKEN_FIELDS}
     native["model"] = model
-    if metadata and isinstance(metadata.get("user_id"), str):  # Anthropic's own metadata field travels on
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):  # Anthropic's own field
         native["metadata"] = {"user_id": metadata["user_id"]}
-    return gateway.Incoming(
-        entry_point="anthropic", entry_format=FORMAT_ANTHROPIC, provider=provider, model=model,
-        messages=messages, options=options,
-        key_body={**body, "model": model, "provider": provider, "optimizationMode": mode},
-        optimization_mode=mode, metadata=metadata,
-        feature=parse_feature(metadata, feature_header), cache_policy=wrapper_fields.cache_policy(),
-        idempotency_key=wrapper_fields.idempotency_key(), native_body=native,
-    )
+    return wrapper_fields.incoming("anthropic", FORMAT_ANTHROPIC, body, provider, model, messages, options,
+                                   feature_header, native_body=native)
 
 
 @blp.route("/v1/anthropic/messages", methods=["POST"])

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask_smorest import Blueprint
 
 from app.api import gateway, wrapper_fields
 from app.api.body import peek_json_object, read_json_object
 from app.services.openai_input import parse_openai_request
 from app.services.render_openai import render_openai
-from app.services.request_fields import parse_feature, parse_metadata, parse_mode
 from providers.base import FORMAT_OPENAI
 
 blp = Blueprint("openai_wrapper", __name__, description="OpenAI-compatible wrapper")
@@ -22,15 +20,7 @@ def _parse(feature_header: str | None) -> gateway.Incoming:
     wrapper_fields.refuse_streaming(body)
     provider, model = wrapper_fields.choose_provider(body.get("model"), "openai")
     messages, options = parse_openai_request(body)
-    metadata = parse_metadata(body.get("metadata"))
-    mode = parse_mode(request.headers.get("x-killtoken-optimization-mode"))
-    return gateway.Incoming(
-        entry_point="openai", entry_format=FORMAT_OPENAI, provider=provider, model=model, messages=messages,
-        options=options, key_body={**body, "model": model, "provider": provider, "optimizationMode": mode},
-        optimization_mode=mode, metadata=metadata,
-        feature=parse_feature(metadata, feature_header), cache_policy=wrapper_fields.cache_policy(),
-        idempotency_key=wrapper_fields.idempotency_key(),
-    )
+    return wrapper_fields.incoming("openai", FORMAT_OPENAI, body, provider, model, messages, options, feature_header)
 
 
 @blp.route("/v1/openai/chat/completions", methods=["POST"])

@@ -42,6 +42,26 @@ def refuse_streaming(body: dict[str, Any]) -> None:
                        param="stream")
 
 
+def incoming(entry_point: str, entry_format: str, body: dict[str, Any], provider: str, model: str,
+             messages: list[dict[str, Any]], options: dict[str, Any], feature_header: str | None,
+             native_body: dict[str, Any] | None = None) -> Any:
+    """The pipeline's Incoming for a wrapper request: KillToken settings come from headers and ``metadata``.
+
+    The cache key and idempotency fingerprint see the body with the resolved provider, model and mode.
+    """
+    from app.api.gateway import Incoming
+    from app.services.request_fields import parse_feature, parse_metadata, parse_mode
+
+    metadata = parse_metadata(body.get("metadata"))
+    mode = parse_mode(request.headers.get("x-killtoken-optimization-mode"))
+    return Incoming(
+        entry_point=entry_point, entry_format=entry_format, provider=provider, model=model, messages=messages,
+        options=options, key_body={**body, "model": model, "provider": provider, "optimizationMode": mode},
+        optimization_mode=mode, metadata=metadata, feature=parse_feature(metadata, feature_header),
+        cache_policy=cache_policy(), idempotency_key=idempotency_key(), native_body=native_body,
+    )
+
+
 def wrapped_response(outcome: Any, native_format: str, render: Any) -> Any:
     """The wrapper's body: the provider's own when it speaks the wrapper's format, else translated;
     metrics under ``killtoken.metrics`` and in ``x-killtoken-metrics``."""
