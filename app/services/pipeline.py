@@ -239,23 +239,24 @@ class Gateway:
         try:
             outcome = self._run(run, authenticate, parse)
         except ApiError as error:
-            error.request_id = run.request_id
-            error.metrics = run.finish(error.status, error)
-            raise
+            raise self._traced(run, error) from None
         except PyMongoError as exc:
             log.error("database unavailable in request %s: %s", run.request_id, type(exc).__name__)
-            error = ApiError("not_ready", "the gateway's database is unreachable; retry shortly")
-            error.request_id = run.request_id
-            error.metrics = run.finish(503, error)
-            raise error from None
+            raise self._traced(run, ApiError("not_ready", "the gateway's database is unreachable; retry shortly")
+                               ) from None
         except Exception:
             log.exception("unexpected failure in request %s", run.request_id)
-            error = ApiError("internal_error", "an unexpected error occurred; see the trace " + run.request_id)
-            error.request_id = run.request_id
-            error.metrics = run.finish(500, error)
-            raise error from None
+            raise self._traced(run, ApiError("internal_error", "an unexpected error occurred; see the trace "
+                                             + run.request_id)) from None
         outcome.metrics = run.finish(outcome.http_status, None)
         return outcome
+
+    @staticmethod
+    def _traced(run: _Run, error: ApiError) -> ApiError:
+        """Every refusal and failure leaves its trace and carries its request id and metrics."""
+        error.request_id = run.request_id
+        error.metrics = run.finish(error.status, error)
+        return error
 
     # -- the steps -----------------------------------------------------------------------------------------
     def _run(self, run: _Run, authenticate: Callable[[], TenantContext], parse: Callable[[], Incoming]
