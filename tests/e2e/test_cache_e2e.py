@@ -8,21 +8,15 @@ afterwards), or a private redis-server for the tests that stop it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import Gateway, Upstreams, make_gateway
 from tests.redis_helpers import (
-    E2E_DB,
     RedisServer,
-    cleanup_tracked,
-    private_redis,
     requires_redis,
     requires_redis_server,
-    shared_url,
-    track_app_redis,
 )
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
@@ -35,20 +29,6 @@ def cache_env(upstreams: Upstreams, url: str, **extra: str) -> dict[str, str]:
             "KILLTOKEN_IDEMPOTENCY_TTL_SECONDS": "300", **extra}
 
 
-@pytest.fixture
-def cached(upstreams: Upstreams) -> Iterator[Gateway]:
-    """A gateway with the exact cache on, on the shared Redis's e2e DB."""
-    url = shared_url(E2E_DB)
-    gw = make_gateway(cache_env(upstreams, url))
-    tracked = track_app_redis(gw.app)
-    yield gw
-    cleanup_tracked(tracked, url)
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with private_redis() as server:
-        yield server
 
 
 class Tenant:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,27 +15,11 @@ from tests.redis_helpers import (
     E2E_DB,
     RedisServer,
     cleanup_tracked,
-    private_redis,
     requires_redis,
     requires_redis_server,
     shared_url,
     track_app_redis,
 )
-
-
-@pytest.fixture
-def cached(upstreams: Upstreams) -> Iterator[Gateway]:
-    url = shared_url(E2E_DB)
-    gw = make_gateway(cache_env(upstreams, url))
-    tracked = track_app_redis(gw.app)
-    yield gw
-    cleanup_tracked(tracked, url)
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with private_redis() as server:
-        yield server
 
 
 def chat_key(tenant: Tenant, key: str | None, **body: Any) -> Any:
