@@ -12,7 +12,9 @@ from celery import Celery, Task
 from flask import Flask
 
 TASK_MODULES = ["tasks.measurement", "tasks.rollups", "tasks.batch"]
-VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
+# Longer than every retry countdown (at most 120 s, 222 s in all) and beat expiry, shorter than the sweeper's
+# 15-minute grace: a killed worker's task is redelivered well before its trace would be marked skipped.
+VISIBILITY_TIMEOUT_SECONDS = 10 * 60
 
 
 def make_celery(app: Flask) -> Celery:
@@ -33,10 +35,11 @@ def make_celery(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         task_serializer="json",
         accept_content=["json"],
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+                                  "unacked_restore_interval": 10, "unacked_restore_throttle": 1},
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=1.0,
-        broker_connection_max_retries=0,
+        broker_connection_max_retries=None,  # workers reconnect forever; the web side publishes with retry=False
         include=TASK_MODULES,
         beat_schedule=_beat_schedule(),
     )
