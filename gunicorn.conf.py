@@ -20,9 +20,14 @@ errorlog = "-"
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
     """Connect the store and apply bootstrap tenants in each worker, after the fork."""
+    from pymongo.errors import PyMongoError
+
     from app.extensions import handles
 
-    handles(worker.wsgi).db  # noqa: B018 - triggers the connection and bootstrap
+    try:
+        handles(worker.wsgi).db  # noqa: B018 - triggers the connection and bootstrap
+    except PyMongoError as exc:  # serve 503 not_ready until it answers; bootstrap runs on the first success
+        worker.log.error("MongoDB unreachable at start (%s); answering 503 not_ready until it is", type(exc).__name__)
 
 
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature

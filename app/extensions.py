@@ -23,6 +23,7 @@ class Handles:
     settings: dict[str, Any]
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _db: Database | None = None
+    _connected: Database | None = None
     _redis: redis.Redis | None = None
     _session: requests.Session | None = None
     _tokens: Any = None
@@ -34,10 +35,11 @@ class Handles:
         if self._db is None:
             with self._lock:
                 if self._db is None:
-                    db = self._connect_mongo()
+                    if self._connected is None:  # one client per process, even if preparing it fails
+                        self._connected = self._connect_mongo()
                     if self.after_connect is not None:
-                        self.after_connect(db)
-                    self._db = db
+                        self.after_connect(self._connected)  # raises while MongoDB is down: retried next use
+                    self._db = self._connected
         return self._db
 
     def _connect_mongo(self) -> Database:
@@ -45,8 +47,10 @@ class Handles:
         if uri:
             from pymongo import MongoClient
 
-            self._mongo_client = MongoClient(uri, tz_aware=False, serverSelectionTimeoutMS=3000,
-                                             connectTimeoutMS=3000)
+            # Fail fast when MongoDB is down (3 s) unless the URI sets its own timeouts (those win).
+            defaults = {name: 3000 for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+                        if name.lower() not in uri.lower()}
+            self._mongo_client = MongoClient(uri, tz_aware=False, **defaults)
         else:
             import mongomock_ng
 

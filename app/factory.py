@@ -85,11 +85,16 @@ def _check_upstream_overrides(overrides: dict[str, str]) -> None:
         setting = f"KILLTOKEN_UPSTREAM_URL_{provider.upper()}"
         if provider not in PROVIDER_IDS:
             raise ConfigError(f"{setting}: no provider {provider!r} (one of: {', '.join(PROVIDER_IDS)})")
-        parts = urlsplit(origin)
+        shape = (f"{setting}: must be an origin like http://127.0.0.1:9000 (scheme, host, port; the provider's "
+                 "own path is kept)")
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+        except ValueError:
+            raise ConfigError(shape) from None
         if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password
                 or parts.path not in ("", "/") or parts.query or parts.fragment):
-            raise ConfigError(f"{setting}: must be an origin like http://127.0.0.1:9000 (scheme, host, port; "
-                              "the provider's own path is kept)")
+            raise ConfigError(shape)
         log.info("upstream override: %s -> %s", provider, origin)
 
 

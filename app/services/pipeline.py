@@ -32,6 +32,10 @@ from providers.registry import get_adapter
 log = logging.getLogger("killtoken.pipeline")
 
 MEASURE_TASK = "killtoken.measure_request"
+_CALIBRATION_TTL_SECONDS = 60.0
+# What a refused claim leaves on the trace.
+_REFUSED_CLAIMS = {"idempotency_unavailable": "unavailable", "idempotency_in_progress": "in_progress",
+                   "idempotency_key_reused": "conflict"}
 # Outcomes of these codes are deterministic for the same body: an idempotent retry replays them.
 _STORABLE_ERRORS = {"provider_request_rejected"}
 
@@ -232,6 +236,7 @@ class Gateway:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self._ratios: dict[tuple[str, str], tuple[float, float | None]] = {}
 
     def handle(self, entry_point: str, authenticate: Callable[[], TenantContext],
                parse: Callable[[], Incoming], partial: Callable[[], dict[str, Any]]) -> Outcome:
@@ -242,8 +247,10 @@ class Gateway:
             raise self._traced(run, error) from None
         except PyMongoError as exc:
             log.error("database unavailable in request %s: %s", run.request_id, type(exc).__name__)
-            raise self._traced(run, ApiError("not_ready", "the gateway's database is unreachable; retry shortly")
-                               ) from None
+            error = ApiError("not_ready", "the gateway's database is unreachable; retry shortly")
+            error.request_id = run.request_id  # no trace write: it would wait on the same dead database
+            error.metrics = run.metrics()
+            raise error from None
         except Exception:
             log.exception("unexpected failure in request %s", run.request_id)
             raise self._traced(run, ApiError("internal_error", "an unexpected error occurred; see the trace "
@@ -307,7 +314,8 @@ class Gateway:
         if incoming.optimization_mode == "safe":
             from app.optimize.safe_mode import apply_safe_mode
 
-            result = apply_safe_mode(incoming.provider, incoming.model, incoming.messages, incoming.native_body)
+            result = apply_safe_mode(incoming.provider, incoming.model, incoming.messages, incoming.native_body,
+                                     ratio=self._calibration(incoming.provider, incoming.model))
             messages, native_body = result.messages, result.native_body
             optimization = {
                 "applied": result.applied,
@@ -322,6 +330,22 @@ class Gateway:
         )
         return request, optimization
 
+    def _calibration(self, provider: str, model: str) -> float | None:
+        """The learned token-count ratio for a model without a public tokenizer (re-read once a minute), so
+        safe mode counts removed tokens exactly as the measurement task will."""
+        key = (provider, model)
+        now = time.monotonic()
+        hit = self._ratios.get(key)
+        if hit is not None and now - hit[0] < _CALIBRATION_TTL_SECONDS:
+            return hit[1]
+        from app.store.calibration import ratio
+
+        value = ratio(self.deps.db, provider, model)
+        if len(self._ratios) > 10000:
+            self._ratios.clear()
+        self._ratios[key] = (now, value)
+        return value
+
     # -- idempotency ---------------------------------------------------------------------------------------
     def _claim(self, run: _Run, incoming: Incoming, tenant: TenantContext, fingerprint: str | None) -> Any:
         if incoming.idempotency_key is None:
@@ -333,8 +357,7 @@ class Gateway:
         try:
             claim = store.begin(tenant.tenant_id, incoming.entry_point, incoming.idempotency_key, fingerprint)
         except ApiError as error:
-            if error.code == "idempotency_unavailable":
-                run.trace["idempotencyStatus"] = "unavailable"
+            run.trace["idempotencyStatus"] = _REFUSED_CLAIMS.get(error.code, run.trace["idempotencyStatus"])
             raise
         run.trace["idempotencyStatus"] = "replayed" if claim.replay is not None else "new"
         return claim
@@ -342,9 +365,7 @@ class Gateway:
     def _replay(self, run: _Run, stored: dict[str, Any]) -> Outcome:
         error = stored.get("error")
         if error is not None:
-            replayed = ApiError(error["code"], error["message"], status=error["status"],
-                                headers=error.get("headers"), provider_status=error.get("providerStatus"))
-            raise replayed
+            raise ApiError(error["code"], error["message"], status=error["status"], headers=error.get("headers"))
         return self._from_stored(run, stored["entry"])
 
     def _settle(self, claim: Any, run: _Run, outcome: Outcome) -> None:

@@ -101,9 +101,18 @@ def parse_query(args: Mapping[str, str], now: datetime, allowed: tuple[str, ...]
                  None if feature == rollups.UNTAGGED else feature, feature is not None)
 
 
+def realized_nanos(savings: dict[str, Any]) -> int:
+    """What KillToken itself saved: avoided calls (cache, replays) and safe-mode removals.
+
+    Verified savings are the provider's own prompt-cache discount: KillToken measures and verifies them, but the
+    tenant would get them without the gateway, so they are reported beside, not inside, the realized figure.
+    """
+    return savings["cacheNanos"] + savings["estimatedNanos"]
+
+
 def _savings_usd(stats: dict[str, Any]) -> dict[str, Any]:
     savings = stats["savings"]
-    realized = savings["cacheNanos"] + savings["verifiedNanos"] + savings["estimatedNanos"]
+    realized = realized_nanos(savings)
     return {"cacheUsd": nanos_to_usd(savings["cacheNanos"]), "verifiedUsd": nanos_to_usd(savings["verifiedNanos"]),
             "estimatedUsd": nanos_to_usd(savings["estimatedNanos"]),
             "potentialUsd": nanos_to_usd(savings["potentialNanos"]), "realizedUsd": nanos_to_usd(realized)}
@@ -181,7 +190,7 @@ def _roi_line(stats: dict[str, Any]) -> dict[str, Any]:
 def roi(db: Database, tenant_id: str, query: Query, now: datetime) -> dict[str, Any]:
     stats, rows = rollups.stats_for_range(db, tenant_id, query.start, query.end, query.filters())
     savings = stats["savings"]
-    realized = savings["cacheNanos"] + savings["verifiedNanos"] + savings["estimatedNanos"]
+    realized = realized_nanos(savings)
     without = stats["costNanos"] + realized
     by_feature = _group(rows, lambda row: row["feature"] or rollups.UNTAGGED)
     by_model = _group(rows, lambda row: (row["provider"] or "", row["model"] or ""))

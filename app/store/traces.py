@@ -12,7 +12,7 @@ Document shape (field names are what ``GET /v1/requests`` renders, camelCase):
     feature             str | None (trimmed, <= 80 chars)
     metadata            tenant metadata object (feature included) or None
     cacheStatus         bypass | miss | hit | write | disabled | unavailable
-    idempotencyStatus   none | disabled | unavailable | new | replayed | not_stored
+    idempotencyStatus   none | disabled | unavailable | new | replayed | not_stored | in_progress | conflict
     status              "ok" | "error"
     httpStatus          int
     errorCode           str | None

@@ -115,8 +115,10 @@ def test_filters_and_roi(gateway: Any, day: dict[str, Any]) -> None:
     assert roi["savings"]["potential"]["repeatUsd"] == 0.00672  # 0.0048 + 0.00192 (see the summary test)
     assert [row["feature"] for row in roi["byFeature"]] == ["search", "support", "(untagged)"]
     assert roi["byProviderModel"][0]["provider"] == "openai" and roi["byProviderModel"][0]["requests"] == 5
-    realized = sum(roi["savings"][kind]["usd"] for kind in ("cache", "verified", "estimated"))
+    # Realized = what KillToken did (cache, safe mode); the provider's own cache discount is reported beside it.
+    realized = sum(roi["savings"][kind]["usd"] for kind in ("cache", "estimated"))
     assert roi["realizedUsd"] == pytest.approx(realized, abs=1e-12)
+    assert roi["spendWithoutKillTokenUsd"] == pytest.approx(roi["spendUsd"] + realized, abs=1e-12)
 
 
 def test_bad_filters_are_400(gateway: Any, day: dict[str, Any]) -> None:

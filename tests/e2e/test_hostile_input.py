@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -136,7 +137,10 @@ def test_upstream_overrides_are_checked_at_start():
     for name, value in (("KILLTOKEN_UPSTREAM_URL_OPENIA", "http://127.0.0.1:9"),
                         ("KILLTOKEN_UPSTREAM_URL_OPENAI", "127.0.0.1:9911"),
                         ("KILLTOKEN_UPSTREAM_URL_OPENAI", "http://127.0.0.1:9911/v1"),
-                        ("KILLTOKEN_UPSTREAM_URL_OPENAI", "ftp://x")):
+                        ("KILLTOKEN_UPSTREAM_URL_OPENAI", "ftp://x"),
+                        ("KILLTOKEN_UPSTREAM_URL_OPENAI", "http://127.0.0.1:99999"),
+                        ("KILLTOKEN_UPSTREAM_URL_OPENAI", "http://127.0.0.1:abc"),
+                        ("KILLTOKEN_UPSTREAM_URL_OPENAI", "http://[::1")):
         with pytest.raises(ConfigError, match=name):
             make_gateway({name: value})
 
@@ -179,3 +183,8 @@ def test_database_outage_is_503_not_ready(upstreams):
     assert (response.status_code, response.get_json()["error"]["code"]) == (503, "not_ready")
     listed = gateway.client.get("/v1/requests", headers={"authorization": "Bearer kt_" + "a" * 43})
     assert (listed.status_code, listed.get_json()["error"]["code"]) == (503, "not_ready")
+    started = time.monotonic()
+    again = gateway.client.post("/v1/chat", json={"provider": "openai", "model": "gpt-4.1", "messages": HELLO},
+                                headers={"authorization": "Bearer kt_" + "a" * 43})
+    assert again.status_code == 503
+    assert time.monotonic() - started < 2.0  # bounded by the URI's 100 ms selection timeout, not 3 s + 3 s

@@ -538,3 +538,13 @@ def test_live_gateway_concurrent_duplicates_one_provider_call(upstreams: Upstrea
     assert calls(upstreams) == 1
     assert sorted(status for status, _ in results) == [200] * workers
     assert [state for _, state in results].count("replayed") == workers - 1
+
+
+@requires_redis
+def test_refused_claims_say_why_on_the_trace(cached: Gateway, upstreams: Upstreams) -> None:
+    tenant = Tenant(cached)
+    first = chat_key(tenant, "why-1")
+    assert first.status_code == 200
+    reused = chat_key(tenant, "why-1", messages=[{"role": "user", "content": "something else"}])
+    assert reused.status_code == 422
+    assert trace(cached, reused)["idempotencyStatus"] == "conflict"
