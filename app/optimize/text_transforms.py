@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TRAILING = re.compile(r"[ \t]+(\r?)$")
+_HARD_BREAK = re.compile(r"\S {2,}\r?$")
 _DECODER = json.JSONDecoder()
 
 TRAILING_WHITESPACE = "trailing_whitespace"
@@ -79,13 +80,23 @@ def protected_lines(lines: list[str]) -> list[bool]:
     return marks
 
 
+def _hard_break(lines: list[str], index: int) -> bool:
+    """Two or more trailing spaces before another line of text are a Markdown hard line break: meaning."""
+    line = lines[index]
+    return (bool(_HARD_BREAK.search(line)) and index + 1 < len(lines) and bool(lines[index + 1].strip()))
+
+
 def strip_trailing_whitespace(text: str) -> tuple[str, int]:
-    """Delete spaces and tabs at the end of unprotected lines (whitespace-only lines become empty)."""
+    """Delete spaces and tabs at the end of unprotected lines (whitespace-only lines become empty).
+
+    A Markdown hard break (2+ trailing spaces followed by more text) is kept: it can change the rendering the
+    prompt asks for.
+    """
     lines = text.split("\n")
     marks = protected_lines(lines)
     count = 0
     for index, line in enumerate(lines):
-        if marks[index]:
+        if marks[index] or _hard_break(lines, index):
             continue
         new = _TRAILING.sub(r"\1", line)
         if new != line:

@@ -22,7 +22,8 @@ def test_blank_lines_inside_indented_block_are_kept() -> None:
 
 
 def test_crlf_line_endings_survive() -> None:
-    assert strip_trailing_whitespace("a  \r\nb\t\r\n") == ("a\r\nb\r\n", 2)
+    assert strip_trailing_whitespace("a \r\nb\t\r\n") == ("a\r\nb\r\n", 2)
+    assert strip_trailing_whitespace("a  \r\nb\t\r\n") == ("a  \r\nb\r\n", 1)  # a hard break stays
 
 
 def test_leading_and_trailing_blank_runs() -> None:
@@ -57,3 +58,8 @@ def test_blank_lines_inside_a_yaml_block_scalar_are_kept() -> None:
     assert collapse_blank_lines(text) == ("config:\n  note: |\n    first\n\n\n    second\n  other: 1\n\nDone", 1)
     shallow = "items:\n  - a\n\n\n  - b\n"
     assert collapse_blank_lines(shallow) == (shallow, 0)
+
+
+def test_markdown_hard_breaks_are_kept():
+    text = "Roses are red  \nViolets are blue   \n\nend  "
+    assert strip_trailing_whitespace(text) == ("Roses are red  \nViolets are blue\n\nend", 2)
