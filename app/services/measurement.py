@@ -34,6 +34,7 @@ from providers.base import Usage
 log = logging.getLogger("killtoken.measurement")
 
 PENDING_GRACE = timedelta(minutes=15)
+MAX_ATTEMPTS = 8  # above the task's own retries (5) plus a couple of worker-loss redeliveries
 SWEEP_BATCH = 500
 SKIPPED_REASON = ("measurement task did not run within the grace period (broker unreachable or backlog); "
                   "the prompt text is never stored, so waste could not be measured")
@@ -45,7 +46,7 @@ class TraceNotReady(Exception):
 
 @dataclass(frozen=True)
 class MeasureResult:
-    status: str  # measured | already | missing
+    status: str  # measured | already | missing | failed
 
 
 def billed_usage(trace: dict[str, Any]) -> Usage | None:
@@ -136,6 +137,14 @@ def measure(db: Database, pricer: Pricer, settings: dict[str, Any], payload: dic
     if not _claimable(trace):
         mark_trace_dirty(db, trace)  # a redelivery after a crash between claim and mark still rolls up
         return MeasureResult("already")
+    # Count attempts on the trace: a delivery that kills its worker every time (redelivered by the broker, not
+    # retried by Celery, so MAX_RETRIES never sees it) ends as failed instead of looping forever.
+    attempts = (trace.get("measurementAttempts") or 0) + 1
+    traces.collection(db).update_one({"_id": request_id, "tenantId": tenant_id},
+                                     {"$inc": {"measurementAttempts": 1}})
+    if attempts > MAX_ATTEMPTS:
+        mark_failed(db, payload, f"gave up after {MAX_ATTEMPTS} attempts")
+        return MeasureResult("failed")
     provider, model = payload["provider"], payload["model"]
     messages = payload.get("messages") or []
     is_openai = openai_encoding_name(provider, model) is not None

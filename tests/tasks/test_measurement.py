@@ -228,3 +228,23 @@ def test_worker_killed_at_any_point_then_redelivered_ends_like_one_clean_run(own
     assert built["dirty"] is False and built["stats"]["requests"] == 1
     samples = db.token_calibration.find_one({}) or {}
     assert samples.get("samples", 0) <= 1     # a crash right after the claim may lose the one sample
+
+
+def test_a_delivery_that_keeps_crashing_ends_failed_not_looping() -> None:
+    db = memory_db()
+    trace = make_trace(usage=usage(1000, 100), costNanos=3_500_000)
+    trace["measurementAttempts"] = measurement.MAX_ATTEMPTS  # earlier deliveries died mid-task
+    db.request_traces.insert_one(trace)
+    assert run(db, trace, MESSY).status == "failed"
+    doc = stored(db, trace)
+    assert doc["measurement"] == "failed"
+    assert doc["measurementAttempts"] == measurement.MAX_ATTEMPTS + 1
+    assert "gave up after 8 attempts" in doc["waste"]["reason"]
+
+
+def test_attempts_are_counted_on_a_normal_run() -> None:
+    db = memory_db()
+    trace = make_trace(usage=usage(1000, 100), costNanos=3_500_000)
+    db.request_traces.insert_one(trace)
+    assert run(db, trace, MESSY).status == "measured"
+    assert stored(db, trace)["measurementAttempts"] == 1
