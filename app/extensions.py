@@ -26,6 +26,7 @@ class Handles:
     _connected: Database | None = None
     _redis: redis.Redis | None = None
     _session: requests.Session | None = None
+    _public_session: requests.Session | None = None
     _tokens: Any = None
     _mongo_client: Any = None
     after_connect: Any = None  # called once with the database (embedded migrations, bootstrap tenants)
@@ -82,6 +83,18 @@ class Handles:
 
                     self._session = build_session(self.settings["KILLTOKEN_UPSTREAM_POOL_SIZE"])
         return self._session
+
+    @property
+    def public_session(self) -> requests.Session:
+        """The session for tenant-supplied endpoints: refuses any connection to a non-public address."""
+        if self._public_session is None:
+            with self._lock:
+                if self._public_session is None:
+                    from providers.transport import build_session
+
+                    self._public_session = build_session(self.settings["KILLTOKEN_UPSTREAM_POOL_SIZE"],
+                                                         public_only=True)
+        return self._public_session
 
     @property
     def tokens(self) -> Any:

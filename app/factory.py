@@ -125,6 +125,10 @@ class _AppDeps:
     def session(self) -> Any:
         return self._handles.session
 
+    @property
+    def public_session(self) -> Any:
+        return self._handles.public_session
+
     def tokens(self) -> Any:
         return self._handles.tokens
 

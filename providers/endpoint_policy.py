@@ -32,6 +32,11 @@ def _addresses(host: str) -> list[str]:
     return addresses
 
 
+def is_public_address(address: str) -> bool:
+    """A globally routable unicast address (IPv4-mapped IPv6 judged as its IPv4)."""
+    return _is_public(address)
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from app.errors import ApiError
 from app.services import credentials as credential_service
-from app.services.provider_call import CallTiming, check_tenant_endpoints, execute, origin_for
+from app.services.provider_call import CallTiming, check_tenant_endpoints, execute, origin_for, pick_session
 from providers.registry import get_adapter
 
 
@@ -21,7 +21,8 @@ def run(doc: dict[str, Any], keyring: Any, handles: Any, settings: dict[str, Any
         check_tenant_endpoints(adapter, credential.config, settings)
         upstream = adapter.build_request(request, credential, origin_for(adapter, settings))
         tokens = handles.tokens if not adapter.uses_api_key else None
-        execute(adapter, credential, upstream, handles.session, tokens, settings, timing)
+        session = pick_session(adapter, credential.config, settings, handles.session, handles.public_session)
+        execute(adapter, credential, upstream, session, tokens, settings, timing)
         result["ok"] = True
     except ApiError as error:
         result["error"] = {"code": error.code, "message": error.message}

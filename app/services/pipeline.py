@@ -23,7 +23,7 @@ from app.security.ids import new_id
 from app.services import credentials as credential_service
 from app.services.cache_key import body_fingerprint, cache_key
 from app.services.exact_cache import CacheUnavailable
-from app.services.provider_call import CallTiming, check_tenant_endpoints, execute, origin_for
+from app.services.provider_call import CallTiming, check_tenant_endpoints, execute, origin_for, pick_session
 from app.services.tenant_auth import TenantContext
 from app.store import traces
 from providers.base import ChatRequest, Credential, ParsedResponse, ProviderAdapter, Usage
@@ -84,6 +84,7 @@ class Deps(Protocol):
     credentials: Any                       # ActiveCredentials: the short-lived record cache
     pricer: Any
     session: Any
+    public_session: Any                    # for tenant-supplied endpoints (refuses private peers)
     dispatcher: Any
     exact_cache: Any
     idempotency: Any
@@ -428,8 +429,9 @@ class Gateway:
         deps = self.deps
         tokens = deps.tokens() if not adapter.uses_api_key else None
         timing = CallTiming()
+        session = pick_session(adapter, credential.config, deps.settings, deps.session, deps.public_session)
         try:
-            result = execute(adapter, credential, upstream, deps.session, tokens, deps.settings, timing)
+            result = execute(adapter, credential, upstream, session, tokens, deps.settings, timing)
         finally:
             run.trace["providerLatencyMs"] = timing.provider_ms
             run.trace["providerStatus"] = timing.provider_status

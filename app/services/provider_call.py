@@ -29,6 +29,14 @@ def check_tenant_endpoints(adapter: ProviderAdapter, config: dict[str, Any], set
         check_endpoint(url, f"config endpoint #{index + 1}", settings["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"])
 
 
+def pick_session(adapter: ProviderAdapter, config: dict[str, Any], settings: dict[str, Any], session: Any,
+                 public_session: Any) -> Any:
+    """Calls to a tenant-supplied endpoint go through the session that refuses private peers at connect time."""
+    guarded = (bool(adapter.tenant_endpoints(config)) and adapter.id not in settings["UPSTREAM_URLS"]
+               and not settings["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"])
+    return public_session if guarded else session
+
+
 @dataclass(frozen=True)
 class CallResult:
     body: dict[str, Any]

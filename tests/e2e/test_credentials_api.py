@@ -149,3 +149,23 @@ def test_bad_encryption_key_is_refused_without_echoing_it():
 def test_api_error_rejects_unknown_codes():
     with pytest.raises(ValueError):
         ApiError("made_up_code")
+
+
+def test_a_name_rebound_to_a_private_address_is_refused_at_connect_time(upstreams, monkeypatch):
+    """The save-time and call-time DNS checks see a public address; the connection itself lands on loopback."""
+    from providers import endpoint_policy
+
+    monkeypatch.setattr(endpoint_policy, "_addresses", lambda host: ["93.184.216.34"])
+    port = upstreams.servers["openai_compatible"].origin.rsplit(":", 1)[1]
+    gateway = make_gateway({})
+    key = gateway.tenant()
+    created = _post(gateway, key, {"provider": "openai_compatible", "apiKey": PROVIDER_KEYS["openai_compatible"],
+                                   "config": {"baseUrl": f"https://localhost:{port}/v1", "defaultModel": "m"}})
+    assert created.status_code == 201, created.get_json()
+    answer = gateway.chat(key, provider="openai_compatible", model="m", messages=HELLO)
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "invalid_endpoint"
+    assert upstreams.fakes["openai_compatible"].requests == []
+    test = gateway.client.post(f"/v1/provider-credentials/{created.get_json()['id']}/test",
+                               headers=gateway.auth(key)).get_json()
+    assert test["ok"] is False and test["error"]["code"] == "invalid_endpoint"
