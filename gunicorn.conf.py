@@ -12,7 +12,9 @@ if _settings["EMBEDDED_STORE"] and _settings["WEB_CONCURRENCY"] > 1:
     print("killtoken: WEB_CONCURRENCY ignored on the embedded store (one process holds it); set "
           "KILLTOKEN_MONGODB_URI for more workers", flush=True)
 timeout = int(_settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"]) + 60
-graceful_timeout = 30
+# A restart waits for calls in flight (up to the read timeout) so none is cut off untraced after being billed.
+graceful_timeout = int(_settings["KILLTOKEN_UPSTREAM_READ_TIMEOUT_SECONDS"]
+                       + _settings["KILLTOKEN_UPSTREAM_CONNECT_TIMEOUT_SECONDS"]) + 15
 keepalive = 75
 accesslog = None
 errorlog = "-"

@@ -80,7 +80,8 @@ def register(app: Flask) -> None:
         import migrations
 
         _refuse_if_embedded()
-        applied = migrations.run(handles().db)
+        applied = migrations.run(handles().unprepared_db())  # indexes first, then bootstrap tenants
+        handles().db  # noqa: B018
         click.echo(json.dumps({"applied": applied}))
 
     app.cli.add_command(tenants)

@@ -40,6 +40,20 @@ def parse_positive_float(raw: str) -> float:
     return value
 
 
+def parse_non_negative_int(raw: str) -> int:
+    value = int(raw.strip())
+    if value < 0:
+        raise ValueError("expected 0 or a positive integer")
+    return value
+
+
+def parse_log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
 def parse_str(raw: str) -> str:
     return raw.strip()
 
@@ -67,7 +81,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KILLTOKEN_CACHE_TTL_SECONDS", parse_positive_int, 86400, "Exact-cache entry lifetime."),
     Setting("KILLTOKEN_IDEMPOTENCY_TTL_SECONDS", parse_positive_int, 86400,
             "How long a finished idempotent result is replayed."),
-    Setting("KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS", parse_positive_int, 0,
+    Setting("KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS", parse_non_negative_int, 0,
             "Claim lease of a running idempotent request; 0 means read timeout + connect timeout + 30 s."),
     Setting("KILLTOKEN_REDIS_TIMEOUT_MS", parse_positive_int, 250,
             "Socket timeout for cache and idempotency calls; Redis trouble never blocks longer."),
@@ -103,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
             "\"cacheWrite\": ...}} taking precedence over genai-prices."),
     Setting("KILLTOKEN_DASHBOARD_TOKEN", parse_str, None,
             "Operator token for the dashboard; /ready reports whether it is configured.", secret=True),
-    Setting("KILLTOKEN_LOG_LEVEL", parse_str, "INFO", "Python log level."),
+    Setting("KILLTOKEN_LOG_LEVEL", parse_log_level, "INFO", "Python log level."),
 )
 
 # KILLTOKEN_UPSTREAM_URL_<PROVIDER> is a family, one per provider id upper-cased; documented as one row.

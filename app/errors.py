@@ -28,6 +28,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "No such resource for this tenant."),
     "method_not_allowed": (405, "The method is not allowed on this path."),
     "credential_exists": (409, "The tenant already has an active credential for this provider."),
+    "credential_conflict": (409, "The credential changed concurrently; read it again and retry."),
     "idempotency_in_progress": (409, "A request with this idempotency key is still running; retry later."),
     "payload_too_large": (413, "The request body is larger than KILLTOKEN_MAX_BODY_BYTES."),
     "unsupported_media_type": (415, "The body must be application/json."),

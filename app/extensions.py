@@ -7,6 +7,7 @@ not fork-safe), and then reused by every request of the process: no per-request 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +15,10 @@ import redis
 import requests
 from flask import Flask, current_app
 from pymongo.database import Database
+from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
 EXTENSION_KEY = "killtoken"
+_RETRY_AFTER_FAILURE_SECONDS = 1.0
 
 
 @dataclass
@@ -24,6 +27,7 @@ class Handles:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _db: Database | None = None
     _connected: Database | None = None
+    _failed_at: float = -1e9
     _redis: redis.Redis | None = None
     _session: requests.Session | None = None
     _public_session: requests.Session | None = None
@@ -34,14 +38,32 @@ class Handles:
     @property
     def db(self) -> Database:
         if self._db is None:
-            with self._lock:
-                if self._db is None:
-                    if self._connected is None:  # one client per process, even if preparing it fails
-                        self._connected = self._connect_mongo()
-                    if self.after_connect is not None:
-                        self.after_connect(self._connected)  # raises while MongoDB is down: retried next use
-                    self._db = self._connected
+            self._prepare()
         return self._db
+
+    def _prepare(self) -> None:
+        """Connect and prepare once; while MongoDB is down, callers fail fast instead of queueing on the lock."""
+        if time.monotonic() - self._failed_at < _RETRY_AFTER_FAILURE_SECONDS:
+            raise ServerSelectionTimeoutError("MongoDB was unreachable moments ago")
+        with self._lock:
+            if self._db is not None:
+                return
+            try:
+                if self._connected is None:  # one client per process, even if preparing it fails
+                    self._connected = self._connect_mongo()
+                if self.after_connect is not None:
+                    self.after_connect(self._connected)
+            except PyMongoError:
+                self._failed_at = time.monotonic()
+                raise
+            self._db = self._connected
+
+    def unprepared_db(self) -> Database:
+        """The database without migrations or bootstrap (the release step migrates before anything writes)."""
+        with self._lock:
+            if self._connected is None:
+                self._connected = self._connect_mongo()
+            return self._connected
 
     def _connect_mongo(self) -> Database:
         uri = self.settings["KILLTOKEN_MONGODB_URI"]

@@ -1,8 +1,9 @@
 """Tenant-supplied endpoints must be https and resolve only to public addresses (SSRF guard).
 
 The operator can lift the rule with KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS=true (self-hosted models on a private
-network). Checked when a credential is saved and again before each call (a name can be re-pointed); the
-resolution is cached for a short time so the request path does not pay a DNS lookup per call.
+network). The address is checked when a credential is saved (resolved here) and on every connection (by the
+public-only session in providers/transport.py, which sees the address actually used, so re-pointing a name
+after the save cannot reach a private address); before each call only the URL's shape is checked again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def _addresses(host: str) -> list[str]:
     except (socket.gaierror, UnicodeError):
         raise ApiError("invalid_endpoint", f"endpoint host {host!r} does not resolve") from None
     addresses = sorted({info[4][0] for info in infos})
+    if len(_resolved) > 1024:
+        _resolved.clear()
     _resolved[host] = (now, addresses)
     return addresses
 
@@ -44,8 +47,12 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_endpoint(url: str, field: str, allow_private: bool) -> None:
-    """Raise 400 ``invalid_endpoint`` unless ``url`` is an https URL on public addresses (or allowed)."""
+def check_endpoint(url: str, field: str, allow_private: bool, resolve: bool = True) -> None:
+    """Raise 400 ``invalid_endpoint`` unless ``url`` is an https URL on public addresses (or allowed).
+
+    ``resolve=False`` checks only the URL's shape: the call path leaves the address check to the connection
+    itself (the public-only session), which sees the address actually used.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ApiError("invalid_endpoint", f"{field} must be an absolute https URL", param=field)
@@ -55,6 +62,8 @@ def check_endpoint(url: str, field: str, allow_private: bool) -> None:
         return
     if parts.scheme != "https":
         raise ApiError("invalid_endpoint", f"{field} must use https", param=field)
+    if not resolve:
+        return
     addresses = _addresses(parts.hostname)
     if not addresses or not all(_is_public(a) for a in addresses):
         raise ApiError("invalid_endpoint", f"{field} resolves to a private or reserved address", param=field)

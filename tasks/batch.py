@@ -17,11 +17,13 @@ from tasks.registry import ATTEMPTS
 log = logging.getLogger("killtoken.tasks.batch")
 
 BATCH = "killtoken.run_batch"
+MAX_RETRIES = 5
+RETRY_COUNTDOWN_SECONDS = 10
 
 
 @shared_task(name=BATCH, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_batch(self: Any, items: list[list[Any]]) -> int:
-    done = 0
+    done, unhanded = 0, None
     for name, payload in items:
         attempt = ATTEMPTS.get(name)
         try:
@@ -32,5 +34,10 @@ def run_batch(self: Any, items: list[list[Any]]) -> int:
         except Exception as exc:
             log.info("batched %s for %s handed to its own task: %s", name,
                      (payload or {}).get("requestId"), type(exc).__name__)
-            self.app.send_task(name, args=[payload])
+            try:
+                self.app.send_task(name, args=[payload])
+            except Exception as publish_error:  # keep going; the whole batch is retried below (items idempotent)
+                unhanded = publish_error
+    if unhanded is not None:
+        raise self.retry(exc=unhanded, countdown=RETRY_COUNTDOWN_SECONDS, max_retries=MAX_RETRIES)
     return done

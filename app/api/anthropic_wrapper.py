@@ -11,6 +11,7 @@ from app.api.body import peek_json_object, read_json_object
 from app.errors import ApiError
 from app.services.anthropic_input import parse_anthropic_request
 from app.services.render_anthropic import render_anthropic
+from app.services.request_fields import refuse_streaming
 from providers.base import FORMAT_ANTHROPIC
 
 blp = Blueprint("anthropic_wrapper", __name__, description="Anthropic Messages wrapper")
@@ -21,7 +22,7 @@ _KILLTOKEN_FIELDS = ("metadata", "stream")
 
 def _parse(feature_header: str | None) -> gateway.Incoming:
     body = read_json_object()
-    wrapper_fields.refuse_streaming(body)
+    refuse_streaming(body)
     provider, model = wrapper_fields.choose_provider(body.get("model"), "anthropic")
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:

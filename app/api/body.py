@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
@@ -76,11 +76,15 @@ def read_json_object() -> dict[str, Any]:
         raise ApiError("invalid_request", "the body must be a JSON object")
     _check_depth(body)
     _check_unicode(raw, body)
+    g.killtoken_body = body  # trace context on a later refusal reuses it instead of parsing again
     return body
 
 
 def peek_json_object() -> dict[str, Any]:
     """Best-effort body for trace context when the real parse failed (never raises, never reads past limits)."""
+    parsed = g.get("killtoken_body")
+    if parsed is not None:
+        return parsed
     try:
         raw = request._cached_data if hasattr(request, "_cached_data") else None
         if raw is None:

@@ -13,7 +13,7 @@ from app.api.body import peek_json_object, read_json_object
 from app.errors import ApiError
 from app.services import exact_cache, idempotency
 from app.services.messages import validate_messages
-from app.services.request_fields import parse_feature, parse_metadata, parse_mode
+from app.services.request_fields import parse_feature, parse_metadata, parse_mode, refuse_streaming
 from providers.base import FORMAT_KILLTOKEN
 
 blp = Blueprint("chat", __name__, description="Gateway chat endpoint")
@@ -42,8 +42,7 @@ def parse_chat_body(body: dict[str, Any], feature_header: str | None) -> gateway
         options = {}
     if not isinstance(options, dict):
         raise ApiError("invalid_provider_options", "providerOptions must be an object", param="providerOptions")
-    if options.get("stream"):
-        raise ApiError("streaming_not_supported", "stream: true is not supported; send a non-streaming request")
+    refuse_streaming(options)
     options = {k: v for k, v in options.items() if k != "stream"}
     metadata = parse_metadata(body.get("metadata"))
     mode = parse_mode(body.get("optimizationMode"))
@@ -58,10 +57,20 @@ def parse_chat_body(body: dict[str, Any], feature_header: str | None) -> gateway
     )
 
 
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _envelope(outcome: gateway.Outcome) -> bytes:
     """``{"response": <the provider's body, byte for byte>, "metrics": {...}}``."""
-    provider = outcome.provider_raw.strip() if outcome.provider_raw else json.dumps(
-        outcome.provider_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    provider = outcome.provider_raw.strip() if outcome.provider_raw else b""
+    if not provider or provider.startswith(b"\xef\xbb\xbf") or not _is_utf8(provider):
+        # A BOM or UTF-16 body parses as JSON but cannot be spliced: re-serialize, key order kept.
+        provider = json.dumps(outcome.provider_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     metrics = json.dumps(outcome.metrics, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return b'{"response":' + provider + b',"metrics":' + metrics + b"}"
 

@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 from app.api.auth import require_tenant
 from app.api.body import read_json_object
 from app.api.gateway import GATEWAY_KEY
-from app.errors import ApiError
 from app.extensions import handles
 from app.services import credential_test
 from app.services import credentials as service
@@ -88,5 +87,3 @@ def _forget(tenant_id: str, credential_id: str, provider: str) -> None:
     if tokens is not None:
         tokens.forget(tenant_id, credential_id)
 
-
-__all__ = ["blp", "ApiError"]

@@ -10,6 +10,7 @@ from app.api import gateway, wrapper_fields
 from app.api.body import peek_json_object, read_json_object
 from app.services.openai_input import parse_openai_request
 from app.services.render_openai import render_openai
+from app.services.request_fields import refuse_streaming
 from providers.base import FORMAT_OPENAI
 
 blp = Blueprint("openai_wrapper", __name__, description="OpenAI-compatible wrapper")
@@ -17,7 +18,7 @@ blp = Blueprint("openai_wrapper", __name__, description="OpenAI-compatible wrapp
 
 def _parse(feature_header: str | None) -> gateway.Incoming:
     body = read_json_object()
-    wrapper_fields.refuse_streaming(body)
+    refuse_streaming(body)
     provider, model = wrapper_fields.choose_provider(body.get("model"), "openai")
     messages, options = parse_openai_request(body)
     return wrapper_fields.incoming("openai", FORMAT_OPENAI, body, provider, model, messages, options, feature_header)

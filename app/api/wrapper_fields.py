@@ -34,14 +34,6 @@ def idempotency_key() -> str | None:
     return None if raw is None else idempotency.validate_key(raw)
 
 
-def refuse_streaming(body: dict[str, Any]) -> None:
-    if "stream" in body and body["stream"] is not None and not isinstance(body["stream"], bool):
-        raise ApiError("invalid_request", "stream must be a boolean", param="stream")
-    if body.get("stream") is True:
-        raise ApiError("streaming_not_supported", "stream: true is not supported; send a non-streaming request",
-                       param="stream")
-
-
 def incoming(entry_point: str, entry_format: str, body: dict[str, Any], provider: str, model: str,
              messages: list[dict[str, Any]], options: dict[str, Any], feature_header: str | None,
              native_body: dict[str, Any] | None = None) -> Any:

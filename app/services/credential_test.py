@@ -18,7 +18,7 @@ def run(doc: dict[str, Any], keyring: Any, handles: Any, settings: dict[str, Any
     timing = CallTiming()
     result: dict[str, Any] = {"ok": False, "provider": adapter.id, "model": request.model}
     try:
-        check_tenant_endpoints(adapter, credential.config, settings)
+        check_tenant_endpoints(adapter, credential.config, settings, resolve=False)
         upstream = adapter.build_request(request, credential, origin_for(adapter, settings))
         tokens = handles.tokens if not adapter.uses_api_key else None
         session = pick_session(adapter, credential.config, settings, handles.session, handles.public_session)

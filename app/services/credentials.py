@@ -24,7 +24,7 @@ from providers.registry import get_adapter
 _WRITE_FIELDS = {"provider", "apiKey", "secrets", "config", "name"}
 
 
-def _validate_shape(body: Any, *, creating: bool) -> dict[str, Any]:
+def _validate_shape(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError("invalid_request", "the body must be a JSON object")
     unknown = sorted(set(body) - _WRITE_FIELDS)
@@ -80,7 +80,7 @@ def render(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, settings: dict[str, Any]) -> dict[str, Any]:
-    _validate_shape(body, creating=True)
+    _validate_shape(body)
     adapter = get_adapter(body.get("provider"))
     if adapter.uses_api_key and "secrets" in body:
         raise ApiError("invalid_provider_secrets", f"{adapter.id} takes apiKey, not secrets", param="secrets")
@@ -91,6 +91,7 @@ def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, settings: 
     api_key, secrets, config = _checked(adapter, body.get("apiKey"), body.get("secrets"),
                                         body.get("config") or {}, settings)
     credential_id = new_id("cred")
+    now = store.now()
     secret_payload = {"apiKey": api_key} if api_key is not None else {"secrets": secrets}
     doc = {
         "_id": credential_id,
@@ -104,8 +105,8 @@ def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, settings: 
         "preview": _preview(api_key, secrets),
         "secretFields": ["apiKey"] if api_key is not None else sorted(secrets or {}),
         "sealed": seal(keyring, secret_payload, associated_data(tenant_id, credential_id, adapter.id)),
-        "createdAt": store.now(),
-        "updatedAt": store.now(),
+        "createdAt": now,
+        "updatedAt": now,
         "lastTest": None,
     }
     try:
@@ -118,7 +119,7 @@ def create(db: Database, keyring: Keyring, tenant_id: str, body: Any, settings: 
 
 def update(db: Database, keyring: Keyring, tenant_id: str, credential_id: str, body: Any,
            settings: dict[str, Any]) -> dict[str, Any]:
-    _validate_shape(body, creating=False)
+    _validate_shape(body)
     doc = store.get(db, tenant_id, credential_id)
     if doc is None:
         raise ApiError("not_found", "no such provider credential")
@@ -144,8 +145,7 @@ def update(db: Database, keyring: Keyring, tenant_id: str, credential_id: str, b
         fields["name"] = body["name"]
     updated = store.replace_version(db, tenant_id, credential_id, doc["version"], fields)
     if updated is None:
-        raise ApiError("credential_exists", "the credential changed concurrently; read it again and retry",
-                       status=409)
+        raise ApiError("credential_conflict", "the credential changed concurrently; read it again and retry")
     return render(updated)
 
 

@@ -63,13 +63,17 @@ class Dispatcher:
 
     def _drain_forever(self) -> None:
         while True:
-            self._wake.wait(timeout=1.0)
-            self._wake.clear()
-            if self._mode != "inprocess":
-                time.sleep(FLUSH_INTERVAL_SECONDS)  # let concurrent requests join the batch
-            while self._buffer:
-                if not self._drain_once():
-                    time.sleep(BACKOFF_SECONDS[min(self._failures - 1, len(BACKOFF_SECONDS) - 1)])
+            try:
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                if self._mode != "inprocess":
+                    time.sleep(FLUSH_INTERVAL_SECONDS)  # let concurrent requests join the batch
+                while self._buffer:
+                    if not self._drain_once():
+                        time.sleep(BACKOFF_SECONDS[min(self._failures - 1, len(BACKOFF_SECONDS) - 1)])
+            except Exception:  # the drain must outlive any one bad item: it is the only one per process
+                log.exception("background dispatch failed; continuing")
+                time.sleep(BACKOFF_SECONDS[0])
 
     def _drain_once(self) -> bool:
         if self._mode == "inprocess":

@@ -199,7 +199,7 @@ class _Run:
         t["errorCode"] = error.code if error is not None else None
         if error is not None and error.provider_status is not None:
             t["providerStatus"] = error.provider_status
-        if self.incoming is None:  # refused before parsing: keep what the body said, for search
+        if self.incoming is None and t["tenantId"] is not None:  # refused in parsing: keep the body's context
             partial = self.partial()
             for name in ("provider", "model"):
                 value = partial.get(name)
@@ -284,7 +284,7 @@ class Gateway:
 
         request, optimization = self._optimize(incoming)
         upstream = adapter.build_request(request, credential, origin_for(adapter, deps.settings))
-        check_tenant_endpoints(adapter, credential.config, deps.settings)
+        check_tenant_endpoints(adapter, credential.config, deps.settings, resolve=False)
 
         key_body = incoming.key_body
         fingerprint = body_fingerprint(key_body) if incoming.idempotency_key else None
@@ -444,21 +444,23 @@ class Gateway:
                  optimization: dict | None) -> None:
         t = run.trace
         pricer = self.deps.pricer
-        model = parsed.model or t["model"]
-        price = pricer.price(adapter.id, t["model"], parsed.usage)
-        if price.cost_nanos is None and model != t["model"]:
-            price = pricer.price(adapter.id, model, parsed.usage)
+        priced_model = t["model"]
+        price = pricer.price(adapter.id, priced_model, parsed.usage)
+        if price.cost_nanos is None and parsed.model and parsed.model != priced_model:
+            fallback = pricer.price(adapter.id, parsed.model, parsed.usage)  # e.g. an alias the answer resolves
+            if fallback.cost_nanos is not None:
+                price, priced_model = fallback, parsed.model
         t["usage"] = parsed.usage.to_metrics()
         t["costNanos"] = price.cost_nanos
         t["costUsd"] = _nanos_to_usd(price.cost_nanos)
         t["costReason"] = price.reason
         t["priceVersion"] = price.price_version
         if price.cost_nanos is not None:
-            t["savings"]["verifiedNanos"] = pricer.verified_savings_nanos(adapter.id, t["model"], parsed.usage)
+            t["savings"]["verifiedNanos"] = pricer.verified_savings_nanos(adapter.id, priced_model, parsed.usage)
             removed = (optimization or {}).get("tokensRemoved") or 0
             if removed > 0:
                 t["savings"]["estimatedNanos"] = pricer.input_cost_nanos(
-                    adapter.id, t["model"], removed, input_tokens_context=parsed.usage.input_tokens) or 0
+                    adapter.id, priced_model, removed, input_tokens_context=parsed.usage.input_tokens) or 0
 
     # -- stored answers (cache entries and idempotent results) ---------------------------------------------
     def _entry(self, run: _Run, outcome: Outcome) -> dict[str, Any]:

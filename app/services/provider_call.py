@@ -20,13 +20,15 @@ def origin_for(adapter: ProviderAdapter, settings: dict[str, Any]) -> str:
     return settings["UPSTREAM_URLS"].get(adapter.id) or adapter.default_origin
 
 
-def check_tenant_endpoints(adapter: ProviderAdapter, config: dict[str, Any], settings: dict[str, Any]) -> None:
-    """Tenant endpoints must be https on public addresses; checked on save and again before each call
-    (a name can be re-pointed since the credential was saved)."""
+def check_tenant_endpoints(adapter: ProviderAdapter, config: dict[str, Any], settings: dict[str, Any],
+                           resolve: bool = True) -> None:
+    """Tenant endpoints must be https on public addresses: resolved on save; on the call path (``resolve``
+    False) the shape is checked here and the address by the connection itself (``pick_session``)."""
     if adapter.id in settings["UPSTREAM_URLS"]:
         return  # the operator pointed this provider elsewhere on purpose
     for index, url in enumerate(adapter.tenant_endpoints(config)):
-        check_endpoint(url, f"config endpoint #{index + 1}", settings["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"])
+        check_endpoint(url, f"config endpoint #{index + 1}", settings["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"],
+                       resolve=resolve)
 
 
 def pick_session(adapter: ProviderAdapter, config: dict[str, Any], settings: dict[str, Any], session: Any,

@@ -40,3 +40,13 @@ def parse_feature(metadata: dict[str, Any] | None, header: str | None) -> str | 
     """metadata.feature wins over the x-killtoken-feature header; trimmed and capped at 80 characters."""
     from_body = _clean_feature((metadata or {}).get("feature"))
     return from_body if from_body is not None else _clean_feature(header)
+
+
+def refuse_streaming(body: dict[str, Any]) -> None:
+    """``stream`` (a body field of the wrappers, a providerOptions entry of /v1/chat) must be a boolean; true is
+    refused with 422: streaming is not proxied."""
+    if "stream" in body and body["stream"] is not None and not isinstance(body["stream"], bool):
+        raise ApiError("invalid_request", "stream must be a boolean", param="stream")
+    if body.get("stream") is True:
+        raise ApiError("streaming_not_supported", "stream: true is not supported; send a non-streaming request",
+                       param="stream")

@@ -188,3 +188,32 @@ def test_database_outage_is_503_not_ready(upstreams):
                                 headers={"authorization": "Bearer kt_" + "a" * 43})
     assert again.status_code == 503
     assert time.monotonic() - started < 2.0  # bounded by the URI's 100 ms selection timeout, not 3 s + 3 s
+
+
+def test_bom_body_from_a_provider_is_re_serialized_not_spliced(small, upstreams):
+    gateway, key = small
+    answer = {"id": "x", "object": "chat.completion", "model": "gpt-4.1",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+    upstreams.fakes["openai"].answer_next(200, b"\xef\xbb\xbf" + json.dumps(answer).encode(),
+                                          {"content-type": "application/json"})
+    response = gateway.chat(key, provider="openai", model="gpt-4.1", messages=HELLO)
+    assert response.status_code == 200, response.get_json()
+    assert json.loads(response.get_data())["response"] == answer
+
+
+def test_unauthenticated_refusals_do_not_read_the_body_into_the_trace(small):
+    gateway, _ = small
+    response = gateway.client.post("/v1/chat", json={"provider": "openai", "model": "m" * 500, "messages": HELLO},
+                                   headers={"authorization": "Bearer nope"})
+    assert response.status_code == 401
+    trace = gateway.db["request_traces"].find_one({"errorCode": "invalid_api_key"})
+    assert trace["tenantId"] is None and trace["model"] is None
+
+
+def test_settings_parsers_name_the_setting():
+    from app.config import ConfigError, load_settings
+
+    assert load_settings({"KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS": "0"})["KILLTOKEN_IDEMPOTENCY_LEASE_SECONDS"] == 155
+    with pytest.raises(ConfigError, match="KILLTOKEN_LOG_LEVEL"):
+        load_settings({"KILLTOKEN_LOG_LEVEL": "LOUD"})
