@@ -31,18 +31,22 @@ def unauthorized() -> ApiError:
 
 
 class KeyVerifier:
-    """Caches hash → tenant (or → unknown) for at most ``ttl`` seconds, so revocation applies within it."""
+    """Caches hash → tenant (or → unknown) for at most ``ttl`` seconds, so revocation applies within it.
 
-    def __init__(self, ttl: float, max_entries: int = 10000) -> None:
+    Unknown keys live in their own, smaller cache: a flood of random keys can only evict other unknown keys,
+    never a valid tenant's entry.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 10000, max_unknown: int = 2000) -> None:
         self._ttl = ttl
-        self._max = max_entries
-        self._cache: dict[str, tuple[float, TenantContext | None]] = {}
+        self._caches: dict[bool, tuple[int, dict[str, tuple[float, TenantContext | None]]]] = {
+            True: (max_entries, {}), False: (max_unknown, {})}
 
     def verify(self, db: Database, presented: str | None) -> TenantContext:
         key = presented or ""
         key_hash = api_keys.hash_key(key)
         now = time.monotonic()
-        hit = self._cache.get(key_hash)
+        hit = self._caches[True][1].get(key_hash) or self._caches[False][1].get(key_hash)
         if hit is not None and now - hit[0] < self._ttl:
             context = hit[1]
         else:
@@ -50,9 +54,11 @@ class KeyVerifier:
             doc = key_store.find_active_by_hash(db, key_hash)  # always one lookup: same timing class
             if doc is not None and api_keys.is_well_formed(key):
                 context = TenantContext(tenant_id=doc["tenantId"], key_id=doc["_id"])
-            if len(self._cache) >= self._max:
-                self._cache.clear()
-            self._cache[key_hash] = (now, context)
+            limit, cache = self._caches[context is not None]
+            self._caches[context is None][1].pop(key_hash, None)  # a key revoked (or restored) changes sides
+            if len(cache) >= limit:
+                cache.clear()
+            cache[key_hash] = (now, context)
         if context is None:
             raise unauthorized()
         return context

@@ -192,3 +192,23 @@ def test_health_does_no_io_and_ready_fails_when_mongo_is_down():
     assert body["status"] == "not_ready"
     assert body["checks"]["persistence"]["ok"] is False
     assert "mongodb://" not in json.dumps(body)
+
+
+def test_random_keys_never_evict_a_valid_tenant_from_the_key_cache():
+    from app.services.tenant_auth import KeyVerifier
+
+    import mongomock_ng
+
+    from app.security import api_keys as keys
+    from app.store import api_keys as key_store
+
+    db = mongomock_ng.MongoClient()["k"]
+    good = keys.mint()
+    key_store.add(db, "ten_a", good)
+    verifier = KeyVerifier(ttl=60.0, max_entries=10, max_unknown=5)
+    assert verifier.verify(db, good).tenant_id == "ten_a"
+    for _ in range(50):
+        with pytest.raises(Exception):
+            verifier.verify(db, keys.mint())
+    db["api_keys"].delete_many({})  # were the valid entry evicted, the next check would now fail
+    assert verifier.verify(db, good).tenant_id == "ten_a"
