@@ -195,11 +195,10 @@ def test_health_does_no_io_and_ready_fails_when_mongo_is_down():
 
 
 def test_random_keys_never_evict_a_valid_tenant_from_the_key_cache():
-    from app.services.tenant_auth import KeyVerifier
-
     import mongomock_ng
 
     from app.security import api_keys as keys
+    from app.services.tenant_auth import KeyVerifier
     from app.store import api_keys as key_store
 
     db = mongomock_ng.MongoClient()["k"]
