@@ -206,8 +206,10 @@ def test_random_keys_never_evict_a_valid_tenant_from_the_key_cache():
     key_store.add(db, "ten_a", good)
     verifier = KeyVerifier(ttl=60.0, max_entries=10, max_unknown=5)
     assert verifier.verify(db, good).tenant_id == "ten_a"
+    from app.errors import ApiError
+
     for _ in range(50):
-        with pytest.raises(Exception):
+        with pytest.raises(ApiError, match="invalid_api_key"):
             verifier.verify(db, keys.mint())
     db["api_keys"].delete_many({})  # were the valid entry evicted, the next check would now fail
     assert verifier.verify(db, good).tenant_id == "ten_a"
